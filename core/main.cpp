@@ -2,6 +2,7 @@
 // them, the daemon.
 #include "cli/commands.hpp"
 #include "config/core_config.hpp"
+#include "daemon/server.hpp"
 
 #include <iostream>
 #include <modpop3d/module.h>
@@ -12,15 +13,17 @@ namespace
 
 void usage(std::ostream &out)
 {
-    out << "usage: modpop3d [-f FILE] [-t | -n | -M]\n"
+    out << "usage: modpop3d [-f FILE] [-e] [-t | -n | -M]\n"
            "       modpop3d --version | --help\n"
            "\n"
            "  -f FILE    configuration file (default "
         << modpop3d::config::default_config_file()
         << ")\n"
+           "  -e         log to stderr (whatever log-target says)\n"
            "  -t         check the configuration and every module section, then exit\n"
            "  -n         print the effective configuration (defaults filled in), then exit\n"
            "  -M         list the modules in the module directory with ABI and keys\n"
+           "Without -t, -n or -M the server runs in the foreground until SIGTERM.\n"
            "  --version  print the version and the module ABI\n"
            "\n"
            "See modpop3d(8) and modpop3d.conf(5).\n";
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
 {
     std::string file = modpop3d::config::default_config_file();
     char mode = 0;
+    bool to_stderr = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--version") {
@@ -49,6 +53,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             file = argv[++i];
+        } else if (a == "-e") {
+            to_stderr = true;
         } else if (a == "-t" || a == "-n" || a == "-M") {
             mode = a[1];
         } else {
@@ -65,7 +71,6 @@ int main(int argc, char **argv)
     case 'M':
         return modpop3d::cli::list_modules(file, std::cout, std::cerr);
     default:
-        std::cerr << "modpop3d: the daemon is not built yet; use -t, -n or -M\n";
-        return 2;
+        return modpop3d::daemon::serve(file, to_stderr);
     }
 }

@@ -65,6 +65,9 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.apop = num("apop") != 0;
     c.implementation = str("implementation");
     c.plaintext_auth = str("plaintext-auth");
+    c.auth_threads = num("auth-threads");
+    c.auth_failure_delay_ms = num("auth-failure-delay");
+    c.shutdown_timeout_ms = num("shutdown-timeout");
 }
 
 bool finish(Configuration &out, Diagnostics &diags)
@@ -126,6 +129,16 @@ const Schema &core_schema()
         key("plaintext-auth", MODPOP3D_CONF_ENUM, "tls-or-loopback",
             "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed", 0, 0,
             "tls-or-loopback|always"),
+        key("auth-threads", MODPOP3D_CONF_INT, "8",
+            "threads running auth modules, so that a slow backend stalls only its own logins", 1,
+            256),
+        key("auth-failure-delay", MODPOP3D_CONF_DURATION, "1s",
+            "delay before answering a failed login, multiplied by the client address's recent "
+            "failures (up to 8)",
+            0, L{60} * 1000),
+        key("shutdown-timeout", MODPOP3D_CONF_DURATION, "10s",
+            "on SIGTERM, how long running sessions may go on before they are closed", 0,
+            L{3600} * 1000),
     };
     return schema;
 }
