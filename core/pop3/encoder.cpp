@@ -1,0 +1,84 @@
+// encoder.cpp - CRLF normalisation, dot-stuffing and TOP limits.
+#include "pop3/encoder.hpp"
+
+namespace modpop3d::pop3
+{
+
+void MessageEncoder::begin_data(char first, std::string &out)
+{
+    if (at_line_start_) {
+        if (first == '.') {
+            out += '.';
+            ++stuffed_;
+        }
+        at_line_start_ = false;
+    }
+}
+
+void MessageEncoder::end_line(std::string &out)
+{
+    out += "\r\n";
+    if (in_headers_) {
+        if (at_line_start_) { // an empty line: the end of the headers
+            in_headers_ = false;
+            if (top_lines_ && *top_lines_ == 0)
+                done_ = true;
+        }
+    } else if (top_lines_) {
+        ++body_lines_;
+        if (body_lines_ >= *top_lines_)
+            done_ = true;
+    }
+    at_line_start_ = true;
+}
+
+bool MessageEncoder::encode(std::string_view chunk, std::string &out)
+{
+    std::size_t i = 0;
+    const std::size_t n = chunk.size();
+    while (i < n && !done_) {
+        if (pending_cr_) {
+            pending_cr_ = false;
+            if (chunk[i] == '\n') {
+                ++i;
+                end_line(out);
+                continue;
+            }
+            begin_data('\r', out); // a bare CR is data
+            out += '\r';
+        }
+        const char c = chunk[i];
+        if (c == '\n') {
+            ++i;
+            end_line(out);
+            continue;
+        }
+        if (c == '\r') {
+            ++i;
+            pending_cr_ = true;
+            continue;
+        }
+        begin_data(c, out);
+        // Copy the run up to the next CR or LF in one go.
+        std::size_t j = i + 1;
+        while (j < n && chunk[j] != '\r' && chunk[j] != '\n')
+            ++j;
+        out.append(chunk.data() + i, j - i);
+        i = j;
+    }
+    return done_;
+}
+
+void MessageEncoder::finish(std::string &out)
+{
+    if (pending_cr_) {
+        pending_cr_ = false;
+        begin_data('\r', out);
+        out += '\r';
+    }
+    if (!at_line_start_)
+        out += "\r\n";
+    out += ".\r\n";
+}
+
+} // namespace modpop3d::pop3
