@@ -21,7 +21,8 @@ namespace modpop3d::modload
 namespace
 {
 
-void svc_vlog(const modpop3d_ictx *ictx, int32_t level, const char *fmt, va_list ap) noexcept
+__attribute__((format(printf, 3, 0))) void svc_vlog(const modpop3d_ictx *ictx, int32_t level,
+                                                    const char *fmt, va_list ap) noexcept
 {
     try {
         log::vwritef(level, ictx ? std::string_view(ictx->label) : std::string_view("module"), fmt,
@@ -30,7 +31,8 @@ void svc_vlog(const modpop3d_ictx *ictx, int32_t level, const char *fmt, va_list
     }
 }
 
-void svc_log(const modpop3d_ictx *ictx, int32_t level, const char *fmt, ...) noexcept
+__attribute__((format(printf, 3, 4))) void svc_log(const modpop3d_ictx *ictx, int32_t level,
+                                                   const char *fmt, ...) noexcept
 {
     va_list ap;
     va_start(ap, fmt);
@@ -81,7 +83,9 @@ int32_t svc_conf_list_item(const modpop3d_conf *conf, const char *key, uint32_t 
     return MODPOP3D_OK;
 }
 
-int32_t svc_conf_error(const modpop3d_conf *conf, const char *key, const char *fmt, ...) noexcept
+__attribute__((format(printf, 3, 4))) int32_t svc_conf_error(const modpop3d_conf *conf,
+                                                          const char *key, const char *fmt,
+                                                          ...) noexcept
 {
     try {
         char buf[1024];

@@ -38,6 +38,14 @@ Schema sample()
     return s;
 }
 
+// value - an effective value, failing the test (not crashing) when unset.
+std::string value(const Effective &e, const std::string &key)
+{
+    const std::string *v = e.get(key);
+    EXPECT_NE(v, nullptr) << key;
+    return v ? *v : std::string();
+}
+
 Section section(std::vector<std::pair<std::string, std::string>> kv)
 {
     Section s;
@@ -57,12 +65,12 @@ TEST(Schema, DefaultsAndTypedValues)
     auto s = section({{"uri", "ldap://x"}, {"enabled", "on"}, {"host", "a b"}, {"host", "c"}});
     auto e = check_section(s, sample(), d);
     ASSERT_TRUE(d.empty()) << d.lines().front();
-    EXPECT_EQ(*e.get("workers"), "4");
+    EXPECT_EQ(value(e, "workers"), "4");
     EXPECT_EQ(e.numbers["workers"], 4);
     EXPECT_EQ(e.numbers["enabled"], 1);
-    EXPECT_EQ(*e.get("mode"), "safe");
-    EXPECT_EQ(*e.get("host"), "a b c");
-    EXPECT_EQ(split_words(*e.get("host")), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(value(e, "mode"), "safe");
+    EXPECT_EQ(value(e, "host"), "a b c");
+    EXPECT_EQ(split_words(value(e, "host")), (std::vector<std::string>{"a", "b", "c"}));
     EXPECT_EQ(e.location_of("enabled").str(), "f.conf:3");
 }
 
