@@ -301,11 +301,11 @@ int32_t Maildir::open_message(Msg &m, UniqueFd &out)
                            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
         if (out.valid())
             break;
-        if (errno == ENOENT && attempt == 0 && relocate(m))
-            continue;
-        if (errno == ENOENT)
-            return MODPOP3D_E_GONE;
         int e = errno;
+        if (e == ENOENT && attempt == 0 && relocate(m))
+            continue;
+        if (e == ENOENT)
+            return MODPOP3D_E_GONE;
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
                    "event=message_refused maildir=\"%s\" file=\"%s/%s\" reason=\"%s\"",
                    location_.c_str(), m.dir == kCur ? "cur" : "new", name,
@@ -638,18 +638,21 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
         Msg &m = msgs_[i];
         if (changes->deleted[i]) {
             int rc = ::unlinkat(dir_fd(m.dir), full_name(m, name), 0);
-            if (rc != 0 && errno == ENOENT && relocate(m))
+            int e = rc == 0 ? 0 : errno;
+            if (e == ENOENT && relocate(m)) {
                 rc = ::unlinkat(dir_fd(m.dir), full_name(m, name), 0);
+                e = rc == 0 ? 0 : errno;
+            }
             if (rc == 0) {
                 // Maildir++ counts the size deliverers added: ,S= or the file size.
                 auto s = name_field(base_of(m), 'S');
                 del_bytes += s ? *s : m.file_size;
                 ++del_count;
-            } else if (errno != ENOENT) { // ENOENT: deleted by someone else, fine
+            } else if (e != ENOENT) { // ENOENT: deleted by someone else, fine
                 ++failures;
                 host_->log(ictx_, MODPOP3D_LOG_ERR,
                            "event=delete_failed maildir=\"%s\" file=\"%s/%s\" error=\"%s\"",
-                           location_.c_str(), m.dir == kCur ? "cur" : "new", name, strerror(errno));
+                           location_.c_str(), m.dir == kCur ? "cur" : "new", name, strerror(e));
             }
             continue;
         }
