@@ -410,7 +410,7 @@ int32_t Maildir::scan(uint32_t *ret_count)
 
     // A message renamed new/ -> cur/ by another session between the two
     // readdir passes shows up twice: keep one (the cur/ one, its new place).
-    auto by_base = [this](const Msg &a, const Msg &b) {
+    auto by_base = [](const Msg &a, const Msg &b) {
         int c = std::strcmp(a.name, b.name);
         return c != 0 ? c < 0 : a.dir > b.dir;
     };
