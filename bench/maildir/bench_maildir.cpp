@@ -1,0 +1,144 @@
+// bench_maildir.cpp - times mailbox_maildir on a big Maildir: the first
+// open+scan+info of every message (sizes computed by reading every body, the
+// size cache written) and the second one (sizes from the cache, no body read).
+// Not a test: run it by hand.
+//   bench_maildir [messages] [module.so]     (default 100000, the built module)
+// The Maildir is created in a fresh directory under TMPDIR and removed after.
+#include "module_harness.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+using modpop3d::testing::LoadedModule;
+
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0)
+{
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool write_all(const std::string &path, const std::string &data)
+{
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    bool ok = ::write(fd, data.data(), data.size()) == ssize_t(data.size());
+    return ::close(fd) == 0 && ok;
+}
+
+struct Run {
+    double ms = 0;
+    uint32_t count = 0;
+    uint64_t octets = 0;
+    std::string scan_line;
+};
+
+Run open_scan_info(LoadedModule &mod, const std::string &md)
+{
+    Run r;
+    auto session = mod.session({{"user", "bench"}});
+    const auto &ops = mod.mailbox();
+    auto t0 = Clock::now();
+    void *mb = nullptr;
+    if (ops.open(mod.instance(), session->get(), md.c_str(), 0, &mb) != MODPOP3D_OK ||
+        ops.scan(mb, &r.count) != MODPOP3D_OK) {
+        std::fprintf(stderr, "open or scan failed\n");
+        std::exit(1);
+    }
+    for (uint32_t i = 0; i < r.count; ++i) {
+        modpop3d_msg_info mi{};
+        mi.struct_size = sizeof mi;
+        if (ops.info(mb, i, &mi) != MODPOP3D_OK) {
+            std::fprintf(stderr, "info failed\n");
+            std::exit(1);
+        }
+        r.octets += mi.size;
+    }
+    ops.close(mb);
+    r.ms = ms_since(t0);
+    for (const std::string &line : mod.log_lines())
+        if (line.find("event=scan") != std::string::npos)
+            r.scan_line = line;
+    return r;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 100000;
+    std::string so = argc > 2 ? argv[2] : MAILDIR_MODULE_PATH;
+    if (n <= 0)
+        return 2;
+    const char *tmp = std::getenv("TMPDIR");
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/bench_maildir.XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr)
+        return 1;
+    const std::string root = buf.data();
+    const std::string md = root + "/Maildir";
+    for (const char *d : {"", "/new", "/cur", "/tmp"})
+        ::mkdir((md + d).c_str(), 0700);
+
+    // Messages of 1-8 KiB with LF line ends; half in new/, half seen in cur/.
+    auto t0 = Clock::now();
+    uint64_t bytes = 0;
+    std::string body;
+    for (long i = 0; i < n; ++i) {
+        body = "Return-Path: <sender@example.org>\nSubject: message " + std::to_string(i) +
+               "\nFrom: sender@example.org\nTo: user@example.net\n\n";
+        std::size_t target = 1024 + std::size_t(i * 7919 % 7168);
+        while (body.size() < target)
+            body += "The quick brown fox jumps over the lazy dog, line " +
+                    std::to_string(body.size()) + ".\n";
+        std::string name = std::to_string(1600000000 + i) + ".M" + std::to_string(i) + "P1.bench";
+        bool ok = i % 2 == 0 ? write_all(md + "/new/" + name, body)
+                             : write_all(md + "/cur/" + name + ":2,S", body);
+        if (!ok) {
+            std::perror("write");
+            return 1;
+        }
+        bytes += body.size();
+    }
+    std::printf("created %ld messages, %.1f MiB, in %.0f ms (%s)\n", n, double(bytes) / 1048576.0,
+                ms_since(t0), md.c_str());
+
+    {
+        LoadedModule mod(so, {});
+        Run first = open_scan_info(mod, md);
+        Run second = open_scan_info(mod, md);
+        struct stat st {
+        };
+        ::stat((md + "/modpop3d-cache").c_str(), &st);
+        std::printf("first  open+scan+info: %8.1f ms  messages=%u pop3_octets=%llu\n", first.ms,
+                    first.count, static_cast<unsigned long long>(first.octets));
+        std::printf("         %s\n", first.scan_line.c_str());
+        std::printf("second open+scan+info: %8.1f ms  messages=%u pop3_octets=%llu\n", second.ms,
+                    second.count, static_cast<unsigned long long>(second.octets));
+        std::printf("         %s\n", second.scan_line.c_str());
+        std::printf("size cache file: %lld bytes\n", static_cast<long long>(st.st_size));
+        if (first.octets != second.octets || first.count != second.count)
+            std::printf("MISMATCH between the two listings\n");
+    }
+    struct rusage ru {
+    };
+    ::getrusage(RUSAGE_SELF, &ru);
+    std::printf("max RSS: %ld KiB\n", ru.ru_maxrss);
+    std::error_code ec;
+    std::filesystem::remove_all(root, ec);
+    return 0;
+}

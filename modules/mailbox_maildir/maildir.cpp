@@ -1,0 +1,712 @@
+// maildir.cpp - the session object of mailbox_maildir (see maildir.hpp).
+#include "maildir.hpp"
+
+#include "names.hpp"
+#include "pop3_size.hpp"
+#include "quota.hpp"
+#include "size_cache.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace mailbox_maildir
+{
+namespace
+{
+
+constexpr std::size_t kChunk = 64 * 1024;
+// tmp/ cleanup does bounded work per login, whatever tmp/ holds.
+constexpr std::size_t kTmpMaxExamined = 100000;
+constexpr std::size_t kTmpMaxRemoved = 10000;
+
+int64_t mtime_ns(const struct stat &st)
+{
+    return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// DirReader - readdir(3) over a duplicate of a directory descriptor, so the
+// original stays usable for *at() calls and the stream always starts at 0.
+class DirReader
+{
+  public:
+    explicit DirReader(int fd)
+    {
+        int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (d >= 0) {
+            dir_ = ::fdopendir(d);
+            if (dir_ == nullptr)
+                ::close(d);
+            else
+                ::rewinddir(dir_);
+        }
+    }
+    ~DirReader()
+    {
+        if (dir_ != nullptr)
+            ::closedir(dir_);
+    }
+    DirReader(const DirReader &) = delete;
+    DirReader &operator=(const DirReader &) = delete;
+    bool ok() const { return dir_ != nullptr; }
+    // next - the next entry name not starting with '.', or nullptr at the end
+    // (errno is then 0) or on error (errno set).
+    const char *next()
+    {
+        for (;;) {
+            errno = 0;
+            struct dirent *e = ::readdir(dir_);
+            if (e == nullptr)
+                return nullptr;
+            if (e->d_name[0] != '.')
+                return e->d_name;
+        }
+    }
+
+  private:
+    DIR *dir_ = nullptr;
+};
+
+// rename_noreplace - rename without ever overwriting an existing name;
+// falls back to link+unlink where renameat2 flags are unsupported (NFS).
+int rename_noreplace(int from_dir, const char *from, int to_dir, const char *to)
+{
+    if (::renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return errno;
+    if (::linkat(from_dir, from, to_dir, to, 0) != 0)
+        return errno;
+    if (::unlinkat(from_dir, from, 0) != 0 && errno != ENOENT)
+        return errno;
+    return 0;
+}
+
+} // namespace
+
+Maildir::Maildir(const modpop3d_host *host, const modpop3d_ictx *ictx, const Options &opt)
+    : host_(host), ictx_(ictx), opt_(opt), uid_(::geteuid())
+{
+}
+
+Maildir::~Maildir()
+{
+    close();
+}
+
+std::string_view Maildir::info_of(const Msg &m) const
+{
+    if (!m.has_info)
+        return {};
+    return {m.name + m.base_len + 1};
+}
+
+const char *Maildir::full_name(const Msg &m, char *buf) const
+{
+    if (m.has_info)
+        std::snprintf(buf, NAME_MAX + 1, "%s:%s", m.name, m.name + m.base_len + 1);
+    else
+        std::snprintf(buf, NAME_MAX + 1, "%s", m.name);
+    return buf;
+}
+
+void Maildir::set_name(Msg &m, uint8_t dir, std::string_view name)
+{
+    SplitName s = split_name(name);
+    char *p = const_cast<char *>(arena_.dup(name));
+    m.base_len = uint16_t(s.base.size());
+    m.has_info = s.has_info;
+    if (s.has_info)
+        p[s.base.size()] = '\0';
+    m.name = p;
+    m.dir = dir;
+}
+
+int32_t Maildir::open_dir(int parent, const char *name, UniqueFd &out, bool &missing)
+{
+    missing = false;
+    out.reset(::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!out.valid()) {
+        if (errno == ENOENT) {
+            missing = true;
+            return MODPOP3D_E_NOENT;
+        }
+        int e = errno;
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=open_refused maildir=\"%s\" dir=%s reason=\"%s\"", location_.c_str(),
+                   name, e == ELOOP || e == ENOTDIR ? "symlink or not a directory" : strerror(e));
+        return e == EACCES || e == ELOOP || e == ENOTDIR || e == EPERM ? MODPOP3D_E_PERM
+                                                                       : MODPOP3D_E_IO;
+    }
+    struct stat st;
+    if (::fstat(out.get(), &st) != 0)
+        return MODPOP3D_E_IO;
+    if (st.st_uid != uid_ || (st.st_mode & S_IWOTH) != 0) {
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=open_refused maildir=\"%s\" dir=%s reason=\"owner uid %ld, mode %o; "
+                   "session uid %ld\"",
+                   location_.c_str(), name, static_cast<long>(st.st_uid),
+                   static_cast<unsigned>(st.st_mode & 07777), static_cast<long>(uid_));
+        return MODPOP3D_E_PERM;
+    }
+    return MODPOP3D_OK;
+}
+
+int32_t Maildir::open(const char *location)
+{
+    if (location == nullptr || location[0] != '/') {
+        host_->log(ictx_, MODPOP3D_LOG_ERR,
+                   "event=open_refused reason=\"maildir location is not an absolute path\"");
+        return MODPOP3D_E_PERM;
+    }
+    location_ = location;
+    bool missing = false;
+    int32_t st = open_dir(AT_FDCWD, location, dir_fd_, missing);
+    if (st != MODPOP3D_OK)
+        return st;
+    bool new_missing = false, cur_missing = false, tmp_missing = false;
+    int32_t st_new = open_dir(dir_fd_.get(), "new", new_fd_, new_missing);
+    if (st_new != MODPOP3D_OK && !new_missing)
+        return st_new;
+    int32_t st_cur = open_dir(dir_fd_.get(), "cur", cur_fd_, cur_missing);
+    if (st_cur != MODPOP3D_OK && !cur_missing)
+        return st_cur;
+    if (new_missing && cur_missing)
+        return MODPOP3D_E_NOENT; // a directory, but not a maildir: try the next spec
+    if (new_missing || cur_missing) {
+        host_->log(ictx_, MODPOP3D_LOG_ERR, "event=open_failed maildir=\"%s\" reason=\"no %s/\"",
+                   location_.c_str(), new_missing ? "new" : "cur");
+        return MODPOP3D_E_CORRUPT;
+    }
+    int32_t st_tmp = open_dir(dir_fd_.get(), "tmp", tmp_fd_, tmp_missing);
+    if (st_tmp != MODPOP3D_OK && !tmp_missing)
+        return st_tmp;
+
+    if (opt_.exclusive_lock) {
+        bool broke = false;
+        int err = 0;
+        switch (lock_.acquire(dir_fd_.get(), random_hex(), opt_.lock_stale_sec, broke, err)) {
+        case SessionLock::Result::taken:
+            if (broke)
+                host_->log(ictx_, MODPOP3D_LOG_WARNING, "event=stale_lock_broken maildir=\"%s\"",
+                           location_.c_str());
+            break;
+        case SessionLock::Result::busy:
+            host_->log(ictx_, MODPOP3D_LOG_INFO, "event=locked maildir=\"%s\"", location_.c_str());
+            return MODPOP3D_E_LOCKED;
+        case SessionLock::Result::error:
+            host_->log(ictx_, MODPOP3D_LOG_ERR, "event=lock_failed maildir=\"%s\" error=\"%s\"",
+                       location_.c_str(), strerror(err));
+            return err == EACCES || err == EPERM    ? MODPOP3D_E_PERM
+                   : err == ENOSPC || err == EDQUOT ? MODPOP3D_E_NOSPACE
+                                                    : MODPOP3D_E_TEMP;
+        }
+    }
+    if (opt_.tmp_cleanup && tmp_fd_.valid())
+        clean_tmp();
+    buf_ = std::make_unique<char[]>(kChunk);
+    return MODPOP3D_OK;
+}
+
+void Maildir::clean_tmp()
+{
+    DirReader r(tmp_fd_.get());
+    if (!r.ok())
+        return;
+    const time_t limit = ::time(nullptr) - time_t(opt_.tmp_max_age_sec);
+    std::size_t examined = 0, removed = 0;
+    while (const char *name = r.next()) {
+        if (++examined > kTmpMaxExamined || removed >= kTmpMaxRemoved)
+            break;
+        struct stat st;
+        if (::fstatat(tmp_fd_.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        // maildir(5): files not accessed for 36 hours. Modification counts as
+        // access too, so a file being written now is never removed.
+        if (!S_ISREG(st.st_mode) || st.st_uid != uid_ || st.st_atim.tv_sec >= limit ||
+            st.st_mtim.tv_sec >= limit)
+            continue;
+        if (::unlinkat(tmp_fd_.get(), name, 0) == 0)
+            ++removed;
+    }
+    if (removed > 0)
+        host_->log(ictx_, MODPOP3D_LOG_INFO, "event=tmp_cleanup maildir=\"%s\" removed=%zu",
+                   location_.c_str(), removed);
+}
+
+int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats)
+{
+    DirReader r(dir_fd(dir));
+    if (!r.ok())
+        return MODPOP3D_E_IO;
+    const int dfd = dir_fd(dir);
+    for (;;) {
+        const char *name = r.next();
+        if (name == nullptr) {
+            if (errno != 0)
+                return MODPOP3D_E_IO;
+            break;
+        }
+        if (msgs_.size() >= opt_.max_messages) {
+            stats.truncated = true;
+            break;
+        }
+        struct stat st;
+        if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) // ENOENT: moved or deleted since readdir
+                ++stats.errors;
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            ++stats.symlinks;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            ++stats.not_regular;
+            continue;
+        }
+        if (st.st_uid != uid_) {
+            ++stats.foreign;
+            continue;
+        }
+        if (opt_.refuse_hard_links && st.st_nlink != 1) {
+            ++stats.hard_links;
+            continue;
+        }
+        Msg m;
+        set_name(m, dir, name);
+        m.file_size = uint64_t(st.st_size);
+        m.mtime_ns = mtime_ns(st);
+        auto ts = name_timestamp(base_of(m));
+        m.received = ts ? *ts : int64_t(st.st_mtim.tv_sec);
+        msgs_.push_back(m);
+    }
+    return MODPOP3D_OK;
+}
+
+int32_t Maildir::open_message(Msg &m, UniqueFd &out)
+{
+    char name[NAME_MAX + 1];
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        out.reset(::openat(dir_fd(m.dir), full_name(m, name),
+                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        if (out.valid())
+            break;
+        int e = errno;
+        if (e == ENOENT && attempt == 0 && relocate(m))
+            continue;
+        if (e == ENOENT)
+            return MODPOP3D_E_GONE;
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=message_refused maildir=\"%s\" file=\"%s/%s\" reason=\"%s\"",
+                   location_.c_str(), m.dir == kCur ? "cur" : "new", name,
+                   e == ELOOP ? "symlink" : strerror(e));
+        return e == ELOOP || e == EACCES || e == EPERM ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
+    }
+    struct stat st;
+    if (::fstat(out.get(), &st) != 0)
+        return MODPOP3D_E_IO;
+    if (!S_ISREG(st.st_mode) || st.st_uid != uid_ || (opt_.refuse_hard_links && st.st_nlink != 1)) {
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=message_refused maildir=\"%s\" file=\"%s/%s\" reason=\"type, owner "
+                   "or link count\"",
+                   location_.c_str(), m.dir == kCur ? "cur" : "new", name);
+        out.reset();
+        return MODPOP3D_E_PERM;
+    }
+    return MODPOP3D_OK;
+}
+
+bool Maildir::relocate(Msg &m)
+{
+    // Another agent renamed the file (new/ -> cur/, or changed its flags):
+    // find the same base name in cur/ or new/.
+    std::string_view base = base_of(m);
+    for (uint8_t dir : {uint8_t(kCur), uint8_t(kNew)}) {
+        DirReader r(dir_fd(dir));
+        if (!r.ok())
+            continue;
+        while (const char *name = r.next()) {
+            std::string_view n(name);
+            if (n.size() >= base.size() && n.compare(0, base.size(), base) == 0 &&
+                (n.size() == base.size() || n[base.size()] == ':')) {
+                set_name(m, dir, n);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+int32_t Maildir::compute_size(Msg &m)
+{
+    UniqueFd fd;
+    int32_t st = open_message(m, fd);
+    if (st != MODPOP3D_OK)
+        return st;
+    struct stat sb;
+    if (::fstat(fd.get(), &sb) != 0)
+        return MODPOP3D_E_IO;
+    Pop3SizeCounter counter;
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf_.get(), kChunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return MODPOP3D_E_IO;
+        if (n == 0)
+            break;
+        counter.feed(buf_.get(), std::size_t(n));
+        total += uint64_t(n);
+    }
+    m.size = counter.size();
+    // Cache against what was actually read, with the mtime seen at open.
+    m.file_size = total;
+    m.mtime_ns = total == uint64_t(sb.st_size) ? mtime_ns(sb) : 0;
+    m.cacheable_size = total == uint64_t(sb.st_size);
+    return MODPOP3D_OK;
+}
+
+std::string Maildir::random_hex()
+{
+    unsigned char r[8] = {};
+    if (host_->random_bytes == nullptr || host_->random_bytes(r, sizeof r) != MODPOP3D_OK) {
+        // Uniqueness only (temporary names), not secrecy.
+        uint64_t v = uint64_t(::getpid()) << 32 ^ uint64_t(::time(nullptr)) ^
+                     reinterpret_cast<uintptr_t>(this);
+        std::memcpy(r, &v, sizeof r);
+    }
+    char hex[17];
+    for (int i = 0; i < 8; ++i)
+        std::snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    return std::string(hex, 16);
+}
+
+int32_t Maildir::scan(uint32_t *ret_count)
+{
+    if (scanned_) {
+        *ret_count = uint32_t(msgs_.size());
+        return MODPOP3D_OK;
+    }
+    const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
+    ScanStats stats;
+    int32_t st = list_dir(kNew, stats);
+    if (st == MODPOP3D_OK)
+        st = list_dir(kCur, stats);
+    if (st != MODPOP3D_OK) {
+        msgs_.clear();
+        return st;
+    }
+
+    // A message renamed new/ -> cur/ by another session between the two
+    // readdir passes shows up twice: keep one (the cur/ one, its new place).
+    auto by_base = [](const Msg &a, const Msg &b) {
+        int c = std::strcmp(a.name, b.name);
+        return c != 0 ? c < 0 : a.dir > b.dir;
+    };
+    std::sort(msgs_.begin(), msgs_.end(), by_base);
+    msgs_.erase(
+        std::unique(msgs_.begin(), msgs_.end(),
+                    [](const Msg &a, const Msg &b) { return std::strcmp(a.name, b.name) == 0; }),
+        msgs_.end());
+
+    SizeCache cache;
+    std::string why;
+    SizeCache::Load load = SizeCache::Load::missing;
+    if (opt_.size_cache) {
+        load = cache.load(dir_fd_.get(), uid_, why);
+        if (load == SizeCache::Load::invalid)
+            host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
+                       location_.c_str(), why.c_str());
+    }
+    std::size_t cache_used = 0;
+    for (Msg &m : msgs_) {
+        std::string_view base = base_of(m);
+        if (opt_.trust_w_size) {
+            auto w = name_field(base, 'W');
+            if (w && *w >= m.file_size && *w <= 2 * m.file_size) {
+                m.size = *w;
+                ++stats.from_name;
+                continue;
+            }
+        }
+        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(base);
+        if (load == SizeCache::Load::loaded) {
+            if (const CacheEntry *e = cache.find(base, m.file_size, m.mtime_ns)) {
+                m.size = e->pop3_size;
+                m.cacheable_size = want_cached;
+                ++stats.from_cache;
+                ++cache_used;
+                continue;
+            }
+        }
+        int32_t cs = compute_size(m);
+        if (cs == MODPOP3D_OK) {
+            ++stats.computed;
+            m.cacheable_size = m.cacheable_size && want_cached;
+            continue;
+        }
+        if (cs == MODPOP3D_E_GONE) {
+            ++stats.vanished;
+        } else if (cs == MODPOP3D_E_NOMEM) {
+            return cs;
+        } else {
+            ++stats.errors;
+        }
+        m.drop = true;
+    }
+    msgs_.erase(std::remove_if(msgs_.begin(), msgs_.end(), [](const Msg &m) { return m.drop; }),
+                msgs_.end());
+
+    // The POP3 order: delivery time, then base name. Stable across sessions
+    // because neither changes when a message moves to cur/ or gains flags.
+    std::sort(msgs_.begin(), msgs_.end(), [](const Msg &a, const Msg &b) {
+        if (a.received != b.received)
+            return a.received < b.received;
+        return std::strcmp(a.name, b.name) < 0;
+    });
+
+    for (Msg &m : msgs_) {
+        std::string_view base = base_of(m);
+        if (opt_.uidl_format == UidlFormat::basename && is_uidl_safe(base))
+            m.uidl = m.name; // NUL-terminated base
+        else
+            m.uidl = arena_.dup(make_uidl(base, opt_.uidl_format));
+    }
+
+    if (opt_.size_cache)
+        write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0, cache_used,
+                    load != SizeCache::Load::invalid);
+
+    const uint64_t t1 = host_->now_usec != nullptr ? host_->now_usec() : 0;
+    host_->log(ictx_, MODPOP3D_LOG_INFO,
+               "event=scan maildir=\"%s\" messages=%zu size_from_name=%zu size_from_cache=%zu "
+               "size_computed=%zu vanished=%zu skipped_symlink=%zu skipped_not_regular=%zu "
+               "skipped_foreign_owner=%zu skipped_hard_link=%zu errors=%zu truncated=%s "
+               "time_us=%llu",
+               location_.c_str(), msgs_.size(), stats.from_name, stats.from_cache, stats.computed,
+               stats.vanished, stats.symlinks, stats.not_regular, stats.foreign, stats.hard_links,
+               stats.errors, stats.truncated ? "yes" : "no",
+               static_cast<unsigned long long>(t1 - t0));
+    if (stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links > 0)
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=files_skipped maildir=\"%s\" count=%zu reason=\"symlink, not a regular "
+                   "file, foreign owner or hard link\"",
+                   location_.c_str(),
+                   stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links);
+    if (stats.truncated)
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=listing_truncated maildir=\"%s\" max_messages=%llu", location_.c_str(),
+                   static_cast<unsigned long long>(opt_.max_messages));
+    scanned_ = true;
+    *ret_count = uint32_t(msgs_.size());
+    return MODPOP3D_OK;
+}
+
+void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
+                          bool cache_ok)
+{
+    // Rewrite only when something changed: new sizes, stale records to prune,
+    // or a damaged file to replace.
+    bool dirty = stats.computed > 0 || cache_used != cache_entries || !cache_ok;
+    if (!dirty)
+        return;
+    CacheWriter w;
+    for (const Msg &m : msgs_)
+        if (m.cacheable_size)
+            w.add(base_of(m), CacheEntry{m.size, m.file_size, m.mtime_ns});
+    if (w.records() == 0 && cache_entries == 0 && cache_ok) {
+        // Nothing to remember and nothing to prune: do not create a file.
+        struct stat st;
+        if (::fstatat(dir_fd_.get(), kCacheName, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return;
+    }
+    std::string temp =
+        std::string(kCacheName) + "." + std::to_string(::getpid()) + "." + random_hex();
+    int err = w.commit(dir_fd_.get(), tmp_fd_.get(), temp);
+    if (err != 0)
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=cache_write_failed maildir=\"%s\" error=\"%s\"", location_.c_str(),
+                   strerror(err));
+}
+
+int32_t Maildir::info(uint32_t index, modpop3d_msg_info *ret) const
+{
+    if (!scanned_ || index >= msgs_.size() || ret == nullptr)
+        return MODPOP3D_E_INVAL;
+    const Msg &m = msgs_[index];
+    // Fill only the members the core's struct has (it sets struct_size).
+    auto fits = [ret](std::size_t end) { return ret->struct_size >= end; };
+    if (fits(offsetof(modpop3d_msg_info, flags) + sizeof ret->flags))
+        ret->flags = m.dir == kCur && is_seen(info_of(m), m.has_info) ? MODPOP3D_MSG_SEEN : 0;
+    if (fits(offsetof(modpop3d_msg_info, size) + sizeof ret->size))
+        ret->size = m.size;
+    if (fits(offsetof(modpop3d_msg_info, uidl) + sizeof ret->uidl))
+        ret->uidl = m.uidl;
+    if (fits(offsetof(modpop3d_msg_info, received) + sizeof ret->received))
+        ret->received = m.received;
+    return MODPOP3D_OK;
+}
+
+int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *sink)
+{
+    if (!scanned_ || index >= msgs_.size() || sink == nullptr || sink->write == nullptr)
+        return MODPOP3D_E_INVAL;
+    if (open_index_ != index || !open_fd_.valid()) {
+        open_fd_.reset();
+        open_index_ = UINT32_MAX;
+        int32_t st = open_message(msgs_[index], open_fd_);
+        if (st != MODPOP3D_OK)
+            return st;
+        open_index_ = index;
+    }
+    auto finish = [this](int32_t status) {
+        open_fd_.reset();
+        open_index_ = UINT32_MAX;
+        return status;
+    };
+    uint64_t pos = offset;
+    for (;;) {
+        ssize_t n = ::pread(open_fd_.get(), buf_.get(), kChunk, off_t(pos));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return finish(MODPOP3D_E_IO);
+        if (n == 0)
+            return finish(MODPOP3D_OK);
+        pos += uint64_t(n);
+        int32_t r = sink->write(sink->ctx, buf_.get(), std::size_t(n));
+        if (r == MODPOP3D_PAUSE)
+            return MODPOP3D_PAUSE; // keep the descriptor for the resumption
+        if (r == MODPOP3D_STOP)
+            return finish(MODPOP3D_OK);
+        if (r < 0)
+            return finish(r);
+        // MODPOP3D_OK, or an unknown positive value (treated as OK).
+    }
+}
+
+bool Maildir::move_to_cur(Msg &m, int &err)
+{
+    err = 0;
+    std::string_view base = base_of(m);
+    std::optional<std::string> info = info_with_seen(info_of(m), m.has_info);
+    if (m.dir == kCur && !info)
+        return true; // already seen, or an info kind we leave alone
+    std::string target(base);
+    if (info) {
+        target += ':';
+        target += *info;
+    } else if (m.has_info) {
+        target += ':';
+        target += info_of(m);
+    }
+    if (target.size() > NAME_MAX) {
+        err = ENAMETOOLONG;
+        return false;
+    }
+    char from[NAME_MAX + 1];
+    full_name(m, from);
+    err = rename_noreplace(dir_fd(m.dir), from, cur_fd_.get(), target.c_str());
+    if (err == 0)
+        set_name(m, kCur, target);
+    return err == 0;
+}
+
+int32_t Maildir::commit(const modpop3d_commit *changes)
+{
+    if (!scanned_ || changes == nullptr || changes->count != msgs_.size() ||
+        (changes->count > 0 && (changes->deleted == nullptr || changes->retrieved == nullptr)))
+        return MODPOP3D_E_INVAL;
+    open_fd_.reset();
+    open_index_ = UINT32_MAX;
+    char name[NAME_MAX + 1];
+    uint64_t del_bytes = 0, del_count = 0, moved = 0;
+    std::size_t failures = 0;
+    for (uint32_t i = 0; i < changes->count; ++i) {
+        Msg &m = msgs_[i];
+        if (changes->deleted[i]) {
+            int rc = ::unlinkat(dir_fd(m.dir), full_name(m, name), 0);
+            int e = rc == 0 ? 0 : errno;
+            if (e == ENOENT && relocate(m)) {
+                rc = ::unlinkat(dir_fd(m.dir), full_name(m, name), 0);
+                e = rc == 0 ? 0 : errno;
+            }
+            if (rc == 0) {
+                // Maildir++ counts the size deliverers added: ,S= or the file size.
+                auto s = name_field(base_of(m), 'S');
+                del_bytes += s ? *s : m.file_size;
+                ++del_count;
+            } else if (e != ENOENT) { // ENOENT: deleted by someone else, fine
+                ++failures;
+                host_->log(ictx_, MODPOP3D_LOG_ERR,
+                           "event=delete_failed maildir=\"%s\" file=\"%s/%s\" error=\"%s\"",
+                           location_.c_str(), m.dir == kCur ? "cur" : "new", name, strerror(e));
+            }
+            continue;
+        }
+        if (changes->retrieved[i] && opt_.mark_seen) {
+            int err = 0;
+            if (move_to_cur(m, err)) {
+                ++moved;
+                continue;
+            }
+            if (err == ENOENT && relocate(m) && move_to_cur(m, err)) {
+                ++moved;
+                continue;
+            }
+            // Not fatal: the message stays where it is, unseen.
+            if (err != ENOENT)
+                host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                           "event=mark_seen_failed maildir=\"%s\" file=\"%s\" error=\"%s\"",
+                           location_.c_str(), m.name, strerror(err));
+        }
+    }
+    int qerr = quota_note_deleted(dir_fd_.get(), uid_, del_bytes, del_count);
+    if (qerr != 0)
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=maildirsize_update_failed maildir=\"%s\" error=\"%s\"", location_.c_str(),
+                   strerror(qerr));
+    host_->log(ictx_, MODPOP3D_LOG_INFO,
+               "event=commit maildir=\"%s\" deleted=%llu deleted_bytes=%llu marked_seen=%llu "
+               "failures=%zu",
+               location_.c_str(), static_cast<unsigned long long>(del_count),
+               static_cast<unsigned long long>(del_bytes), static_cast<unsigned long long>(moved),
+               failures);
+    // Maildir deletions are independent unlinks: those that failed are simply
+    // still there (downloaded again at worst), never half-applied messages.
+    return failures > 0 ? MODPOP3D_E_IO : MODPOP3D_OK;
+}
+
+int32_t Maildir::keepalive()
+{
+    if (!lock_.held())
+        return MODPOP3D_OK;
+    if (lock_.refresh())
+        return MODPOP3D_OK;
+    host_->log(ictx_, MODPOP3D_LOG_ERR, "event=lock_lost maildir=\"%s\"", location_.c_str());
+    return MODPOP3D_E_LOCKED;
+}
+
+void Maildir::close()
+{
+    open_fd_.reset();
+    lock_.release();
+    tmp_fd_.reset();
+    cur_fd_.reset();
+    new_fd_.reset();
+    dir_fd_.reset();
+}
+
+} // namespace mailbox_maildir

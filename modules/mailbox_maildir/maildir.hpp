@@ -1,0 +1,106 @@
+// maildir.hpp - one open Maildir for one POP3 session: the object behind the
+// struct modpop3d_mailbox_ops handle of mailbox_maildir.
+//
+// open() checks and locks, scan() lists new/ and cur/ (never tmp/) with exact
+// sizes from the name, the size cache or the file, retrieve() streams a file
+// in 64 KiB chunks honouring the sink's STOP and PAUSE, commit() unlinks
+// deleted messages and marks retrieved ones seen, close() releases it all.
+// Every file is opened relative to a directory descriptor with O_NOFOLLOW and
+// checked (regular file, owned by the session's uid).
+#pragma once
+
+#include "arena.hpp"
+#include "options.hpp"
+#include "session_lock.hpp"
+#include "unique_fd.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <modpop3d/module.h>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace mailbox_maildir
+{
+
+class Maildir
+{
+  public:
+    Maildir(const modpop3d_host *host, const modpop3d_ictx *ictx, const Options &opt);
+    ~Maildir();
+    Maildir(const Maildir &) = delete;
+    Maildir &operator=(const Maildir &) = delete;
+
+    int32_t open(const char *location);
+    int32_t scan(uint32_t *ret_count);
+    int32_t info(uint32_t index, modpop3d_msg_info *ret) const;
+    int32_t retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *sink);
+    int32_t commit(const modpop3d_commit *changes);
+    int32_t keepalive();
+    void close();
+
+    const modpop3d_host *host() const { return host_; }
+    const modpop3d_ictx *ictx() const { return ictx_; }
+
+  private:
+    enum Dir : uint8_t { kNew = 0, kCur = 1 };
+
+    // One listed message. `name` holds the base name, NUL, and when has_info
+    // the info part (after ':'), NUL: so the base is a C string for UIDLs.
+    struct Msg {
+        const char *name = nullptr;
+        const char *uidl = nullptr;
+        uint64_t size = 0;
+        uint64_t file_size = 0;
+        int64_t received = 0;
+        int64_t mtime_ns = 0;
+        uint16_t base_len = 0;
+        uint8_t dir = kNew;
+        bool has_info = false;
+        bool drop = false;
+        bool cacheable_size = false;
+    };
+
+    struct ScanStats {
+        std::size_t symlinks = 0, not_regular = 0, foreign = 0, hard_links = 0, errors = 0;
+        std::size_t from_name = 0, from_cache = 0, computed = 0, vanished = 0;
+        bool truncated = false;
+    };
+
+    int dir_fd(uint8_t dir) const { return dir == kCur ? cur_fd_.get() : new_fd_.get(); }
+    std::string_view base_of(const Msg &m) const { return {m.name, m.base_len}; }
+    std::string_view info_of(const Msg &m) const;
+    // full_name - "base[:info]" into buf (NAME_MAX + 1 bytes).
+    const char *full_name(const Msg &m, char *buf) const;
+    void set_name(Msg &m, uint8_t dir, std::string_view name);
+
+    int32_t open_dir(int parent, const char *name, UniqueFd &out, bool &missing);
+    int32_t list_dir(uint8_t dir, ScanStats &stats);
+    void clean_tmp();
+    int32_t open_message(Msg &m, UniqueFd &out);
+    bool relocate(Msg &m);
+    int32_t compute_size(Msg &m);
+    void write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
+                     bool cache_ok);
+    std::string random_hex();
+    bool move_to_cur(Msg &m, int &err);
+
+    const modpop3d_host *host_;
+    const modpop3d_ictx *ictx_;
+    const Options &opt_;
+    uid_t uid_;
+    std::string location_;
+    UniqueFd dir_fd_, new_fd_, cur_fd_, tmp_fd_;
+    SessionLock lock_;
+    bool scanned_ = false;
+    std::vector<Msg> msgs_;
+    Arena arena_;
+    std::unique_ptr<char[]> buf_;
+    // The descriptor of the message being streamed, kept across PAUSE.
+    UniqueFd open_fd_;
+    uint32_t open_index_ = UINT32_MAX;
+};
+
+} // namespace mailbox_maildir

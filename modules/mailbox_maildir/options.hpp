@@ -1,0 +1,25 @@
+// options.hpp - the parsed [mailbox_maildir] section, read-only after
+// instance_new and shared by every session of the instance.
+#pragma once
+
+#include "names.hpp"
+
+#include <cstdint>
+
+namespace mailbox_maildir
+{
+
+struct Options {
+    UidlFormat uidl_format = UidlFormat::basename;
+    bool exclusive_lock = false;
+    int64_t lock_stale_sec = 1800;
+    bool size_cache = true;
+    bool trust_w_size = true;
+    bool mark_seen = true;
+    bool tmp_cleanup = true;
+    int64_t tmp_max_age_sec = 36 * 3600;
+    uint64_t max_messages = 1000000;
+    bool refuse_hard_links = false;
+};
+
+} // namespace mailbox_maildir

@@ -1,0 +1,211 @@
+// size_cache.cpp - load, validate and atomically rewrite modpop3d-cache.
+#include "size_cache.hpp"
+
+#include "unique_fd.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mailbox_maildir
+{
+namespace
+{
+
+constexpr std::string_view kHeader = "modpop3d-cache 1\n";
+// A cache larger than this is not a cache we wrote for any sane maildir.
+constexpr off_t kMaxCacheBytes = off_t(512) << 20;
+
+uint64_t fnv1a(std::string_view s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+template <typename T> bool parse_num(std::string_view s, T &out, int base = 10)
+{
+    if (s.empty())
+        return false;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+    return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// next_field - cut the text before the first space off `line`.
+std::string_view next_field(std::string_view &line)
+{
+    auto sp = line.find(' ');
+    std::string_view f = line.substr(0, sp);
+    line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    return f;
+}
+
+} // namespace
+
+SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
+{
+    map_.clear();
+    buf_.clear();
+    UniqueFd fd(
+        ::openat(dirfd, kCacheName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd.valid()) {
+        if (errno == ENOENT)
+            return Load::missing;
+        why = errno == ELOOP ? "symlink" : "open failed";
+        return Load::invalid;
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        why = "not a regular file";
+        return Load::invalid;
+    }
+    if (st.st_uid != uid || (st.st_mode & 077) != 0 || st.st_nlink != 1) {
+        why = "wrong owner, mode or link count";
+        return Load::invalid;
+    }
+    if (st.st_size > kMaxCacheBytes) {
+        why = "too large";
+        return Load::invalid;
+    }
+    buf_.resize(std::size_t(st.st_size));
+    std::size_t got = 0;
+    while (got < buf_.size()) {
+        ssize_t n = ::read(fd.get(), buf_.data() + got, buf_.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += std::size_t(n);
+    }
+    if (got != buf_.size()) {
+        why = "short read";
+        buf_.clear();
+        return Load::invalid;
+    }
+    std::string_view all(buf_);
+    auto fail = [&](const char *reason) {
+        why = reason;
+        map_.clear();
+        buf_.clear();
+        return Load::invalid;
+    };
+    if (all.substr(0, kHeader.size()) != kHeader)
+        return fail("bad header");
+    // The trailer is the last line; everything before it is checksummed.
+    if (all.empty() || all.back() != '\n')
+        return fail("truncated");
+    auto trailer_start = all.rfind('\n', all.size() - 2);
+    if (trailer_start == std::string_view::npos || trailer_start + 1 < kHeader.size())
+        return fail("no trailer");
+    std::string_view body = all.substr(0, trailer_start + 1);
+    std::string_view trailer = all.substr(trailer_start + 1);
+    trailer.remove_suffix(1);
+    if (next_field(trailer) != "end")
+        return fail("no trailer");
+    std::size_t count = 0;
+    uint64_t sum = 0;
+    if (!parse_num(next_field(trailer), count) || !parse_num(next_field(trailer), sum, 16) ||
+        !trailer.empty())
+        return fail("bad trailer");
+    if (sum != fnv1a(body))
+        return fail("bad checksum");
+    std::string_view rest = body.substr(kHeader.size());
+    map_.reserve(count);
+    std::size_t seen = 0;
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest.remove_prefix(nl + 1);
+        CacheEntry e;
+        if (!parse_num(next_field(line), e.pop3_size) ||
+            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.mtime_ns) ||
+            !CacheWriter::cacheable(line))
+            return fail("bad record");
+        // A POP3 size is between the file size and twice it (every octet a LF).
+        if (e.pop3_size < e.file_size || e.pop3_size > 2 * e.file_size)
+            return fail("impossible size");
+        map_[line] = e;
+        ++seen;
+    }
+    if (seen != count)
+        return fail("record count mismatch");
+    return Load::loaded;
+}
+
+const CacheEntry *SizeCache::find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const
+{
+    auto it = map_.find(base);
+    if (it == map_.end() || it->second.file_size != file_size || it->second.mtime_ns != mtime_ns)
+        return nullptr;
+    return &it->second;
+}
+
+CacheWriter::CacheWriter()
+{
+    text_.append(kHeader);
+}
+
+bool CacheWriter::cacheable(std::string_view base)
+{
+    if (base.empty() || base.size() > 255)
+        return false;
+    for (unsigned char c : base)
+        if (c < 0x21 || c > 0x7e)
+            return false;
+    return true;
+}
+
+void CacheWriter::add(std::string_view base, const CacheEntry &e)
+{
+    char num[80];
+    int n = std::snprintf(
+        num, sizeof num, "%llu %llu %lld ", static_cast<unsigned long long>(e.pop3_size),
+        static_cast<unsigned long long>(e.file_size), static_cast<long long>(e.mtime_ns));
+    text_.append(num, std::size_t(n));
+    text_.append(base);
+    text_.push_back('\n');
+    ++records_;
+}
+
+int CacheWriter::commit(int dirfd, int tmpfd, const std::string &temp_name)
+{
+    char trailer[64];
+    int n = std::snprintf(trailer, sizeof trailer, "end %zu %016llx\n", records_,
+                          static_cast<unsigned long long>(fnv1a(text_)));
+    text_.append(trailer, std::size_t(n));
+
+    int wdir = tmpfd >= 0 ? tmpfd : dirfd;
+    UniqueFd fd(::openat(wdir, temp_name.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+    if (!fd.valid())
+        return errno;
+    std::size_t off = 0;
+    int err = 0;
+    while (off < text_.size()) {
+        ssize_t w = ::write(fd.get(), text_.data() + off, text_.size() - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        off += std::size_t(w);
+    }
+    // No fsync: a cache lost or torn by a crash is detected by its checksum
+    // and simply rebuilt; it never holds mail.
+    if (err == 0 && ::close(fd.release()) != 0)
+        err = errno;
+    if (err == 0 && ::renameat(wdir, temp_name.c_str(), dirfd, kCacheName) != 0)
+        err = errno;
+    if (err != 0)
+        ::unlinkat(wdir, temp_name.c_str(), 0);
+    return err;
+}
+
+} // namespace mailbox_maildir

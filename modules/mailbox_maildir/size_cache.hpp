@@ -1,0 +1,72 @@
+// size_cache.hpp - the per-maildir cache of exact POP3 sizes
+// ("modpop3d-cache" in the maildir), so that a second login on a big Maildir
+// reads no message bodies.
+//
+// Text format, one record a line, written atomically (temporary file in tmp/
+// + rename) and owned by the mailbox user with mode 0600:
+//   modpop3d-cache 1
+//   <pop3-size> <file-size> <mtime-ns> <base-name>
+//   ...
+//   end <records> <FNV-1a 64 of every byte before this line, 16 hex digits>
+// An entry is used only when the file's size and mtime (ns) still match. A
+// missing trailer, a bad checksum, a bad line, a wrong owner or mode, or a
+// symlink make the whole file ignored; it is then rewritten. Base names that
+// contain octets outside 0x21-0x7E are never cached (their size is computed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <unordered_map>
+
+namespace mailbox_maildir
+{
+
+inline constexpr const char *kCacheName = "modpop3d-cache";
+
+struct CacheEntry {
+    uint64_t pop3_size = 0;
+    uint64_t file_size = 0;
+    int64_t mtime_ns = 0;
+};
+
+class SizeCache
+{
+  public:
+    enum class Load { missing, loaded, invalid };
+
+    // load - read and validate the cache in the maildir `dirfd`; `why` names
+    // the reason when the result is invalid.
+    Load load(int dirfd, uid_t uid, std::string &why);
+
+    // find - the entry for `base` when its file size and mtime match, else null.
+    const CacheEntry *find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const;
+
+    std::size_t size() const { return map_.size(); }
+
+  private:
+    std::string buf_;
+    std::unordered_map<std::string_view, CacheEntry> map_;
+};
+
+// CacheWriter - collects the records of the current listing and replaces the
+// cache file atomically.
+class CacheWriter
+{
+  public:
+    CacheWriter();
+    static bool cacheable(std::string_view base);
+    void add(std::string_view base, const CacheEntry &e);
+    std::size_t records() const { return records_; }
+    // commit - write tmp/<temp_name> (or <temp_name> in the maildir when tmp/
+    // is missing) with mode 0600, then rename it over the cache file. Returns
+    // 0 or an errno value.
+    int commit(int dirfd, int tmpfd, const std::string &temp_name);
+
+  private:
+    std::string text_;
+    std::size_t records_ = 0;
+};
+
+} // namespace mailbox_maildir

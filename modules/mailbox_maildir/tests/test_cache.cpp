@@ -1,0 +1,158 @@
+// test_cache.cpp - the size cache: a second login reads no bodies, UIDLs
+// and sizes survive a deleted or corrupted cache, stale entries are not used.
+#include "maildir_fixture.hpp"
+
+using namespace maildir_test;
+using modpop3d::testing::module_path;
+
+namespace
+{
+
+struct Listing {
+    std::vector<std::string> uidls;
+    std::vector<uint64_t> sizes;
+    bool operator==(const Listing &) const = default;
+};
+
+Listing list(LoadedModule &mod, const std::string &md)
+{
+    Mbox mb(mod, md);
+    EXPECT_EQ(mb.status(), MODPOP3D_OK);
+    Listing l;
+    uint32_t n = mb.scan();
+    for (uint32_t i = 0; i < n; ++i) {
+        auto mi = mb.info(i);
+        l.uidls.emplace_back(mi.uidl);
+        l.sizes.push_back(mi.size);
+    }
+    return l;
+}
+
+std::string make_box(const TempDir &t, int count)
+{
+    std::string md = make_maildir(t.path() + "/Maildir");
+    for (int i = 0; i < count; ++i) {
+        std::string body = "Subject: " + std::to_string(i) + "\n\n" + std::string(i % 7, '\n') +
+                           "body " + std::to_string(i * i) + "\r\n";
+        deliver(md, std::to_string(1700000000 + i) + ".P" + std::to_string(i) + ".host", body,
+                i % 2 == 0 ? "new" : "cur");
+    }
+    return md;
+}
+
+} // namespace
+
+TEST(MaildirCache, SecondOpenReadsNoBodies)
+{
+    TempDir t;
+    std::string md = make_box(t, 40);
+    LoadedModule mod(module_path(), {});
+    Listing first = list(mod, md);
+    EXPECT_NE(last_log(mod, "event=scan").find("size_computed=40"), std::string::npos);
+    struct stat st;
+    ASSERT_EQ(::stat((md + "/modpop3d-cache").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_uid, ::geteuid());
+
+    Listing second = list(mod, md);
+    EXPECT_EQ(first, second);
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("size_computed=0"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_cache=40"), std::string::npos) << line;
+}
+
+TEST(MaildirCache, CachedSizeIsUsedWhenSizeAndMtimeMatch)
+{
+    // Proof that the body is not read: replace a message's content by one of
+    // the same length but another POP3 size, and restore the mtime. The
+    // cached size is what the second session reports.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    std::string orig = "aaaa\nbbbb\n"; // 10 octets, POP3 12
+    deliver(md, "1700000000.x.host", orig);
+    std::string path = md + "/new/1700000000.x.host";
+    set_mtime(path, 1700000000);
+    LoadedModule mod(module_path(), {});
+    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
+
+    std::string same_len = "a\nb\nc\nd\ne\n"; // 10 octets, POP3 15
+    write_file(path, same_len);
+    set_mtime(path, 1700000000);
+    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
+
+    // A different mtime invalidates the entry: the size is computed again.
+    set_mtime(path, 1700000001);
+    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{pop3_size(same_len)});
+    EXPECT_NE(last_log(mod, "event=scan").find("size_computed=1"), std::string::npos);
+}
+
+TEST(MaildirCache, DeletedOrCorruptCacheIsRebuiltWithSameUidlsAndSizes)
+{
+    TempDir t;
+    std::string md = make_box(t, 25);
+    const std::string cache = md + "/modpop3d-cache";
+    LoadedModule mod(module_path(), {});
+    Listing ref = list(mod, md);
+    ASSERT_EQ(ref.uidls.size(), 25u);
+
+    ASSERT_EQ(::unlink(cache.c_str()), 0);
+    EXPECT_EQ(list(mod, md), ref);
+    EXPECT_NE(last_log(mod, "event=scan").find("size_computed=25"), std::string::npos);
+
+    std::string good = read_file(cache);
+    const std::vector<std::string> damaged = {
+        good.substr(0, good.size() / 2),                       // truncated
+        "garbage\n",                                           // not a cache
+        std::string(good).replace(good.find("end"), 3, "enD"), // bad trailer
+        [&] {                                                  // one size digit changed
+            std::string s = good;
+            auto p = s.find('\n') + 1;
+            s[p] = s[p] == '9' ? '8' : char(s[p] + 1);
+            return s;
+        }(),
+        std::string(), // empty file
+    };
+    for (const std::string &bad : damaged) {
+        write_file(cache, bad);
+        ::chmod(cache.c_str(), 0600);
+        EXPECT_EQ(list(mod, md), ref);
+        std::string line = last_log(mod, "event=scan");
+        EXPECT_NE(line.find("size_computed=25"), std::string::npos) << line;
+        EXPECT_TRUE(log_has(mod, {"event=cache_invalid"}));
+        // ... and it was rewritten: the next open uses it again.
+        EXPECT_EQ(list(mod, md), ref);
+        EXPECT_NE(last_log(mod, "event=scan").find("size_from_cache=25"), std::string::npos);
+    }
+}
+
+TEST(MaildirCache, GroupReadableOrSymlinkedCacheIsNotTrusted)
+{
+    TempDir t;
+    std::string md = make_box(t, 3);
+    const std::string cache = md + "/modpop3d-cache";
+    LoadedModule mod(module_path(), {});
+    Listing ref = list(mod, md);
+    ASSERT_EQ(::chmod(cache.c_str(), 0644), 0);
+    EXPECT_EQ(list(mod, md), ref);
+    EXPECT_NE(last_log(mod, "event=scan").find("size_computed=3"), std::string::npos);
+
+    // A symlink in place of the cache is replaced, never followed.
+    std::string target = t.path() + "/elsewhere";
+    write_file(target, read_file(cache));
+    ASSERT_EQ(::unlink(cache.c_str()), 0);
+    ASSERT_EQ(::symlink(target.c_str(), cache.c_str()), 0);
+    EXPECT_EQ(list(mod, md), ref);
+    struct stat st;
+    ASSERT_EQ(::lstat(cache.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST(MaildirCache, DisabledCacheWritesNoFile)
+{
+    TempDir t;
+    std::string md = make_box(t, 3);
+    LoadedModule mod(module_path(), {{"size-cache", "no"}});
+    Listing a = list(mod, md);
+    EXPECT_EQ(a.uidls.size(), 3u);
+    EXPECT_NE(::access((md + "/modpop3d-cache").c_str(), F_OK), 0);
+}
