@@ -165,7 +165,7 @@ bool Mailbox::try_cache(const struct stat &st, ScanResult &res, bool &changed)
     }
     auto size = static_cast<uint64_t>(st.st_size);
     if (c.dev != static_cast<uint64_t>(st.st_dev) || c.ino != static_cast<uint64_t>(st.st_ino) ||
-        c.format != static_cast<uint32_t>(cfg_.format) ||
+        c.format != cache_variant() ||
         c.uidl_style != static_cast<uint32_t>(cfg_.uidl) || c.size > size)
         return false;
     uint64_t probe = std::min(c.size, cache_probe);
@@ -248,7 +248,7 @@ void Mailbox::save_cache(int fd, const struct stat &st, uint64_t covered, uint64
         c.size = covered;
         c.mtime_sec = st.st_mtim.tv_sec;
         c.mtime_nsec = st.st_mtim.tv_nsec;
-        c.format = static_cast<uint32_t>(cfg_.format);
+        c.format = cache_variant();
         c.uidl_style = static_cast<uint32_t>(cfg_.uidl);
         uint64_t probe = std::min(covered, cache_probe);
         c.head = region_md5(fd, 0, probe);

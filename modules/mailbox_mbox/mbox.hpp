@@ -45,6 +45,12 @@ class Mailbox
   private:
     Mailbox() = default;
     void build_uidls();
+    // What the cached figures depend on besides the file: quoting format and
+    // whether the c-client message is hidden.
+    uint32_t cache_variant() const
+    {
+        return static_cast<uint32_t>(cfg_.format) | (cfg_.hide_cclient ? 0x100u : 0u);
+    }
     bool try_cache(const struct stat &st, ScanResult &res, bool &changed);
     void save_cache(int fd, const struct stat &st, uint64_t covered, uint64_t hidden_end,
                     const std::vector<MsgRec> &msgs);
