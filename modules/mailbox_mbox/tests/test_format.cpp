@@ -52,9 +52,11 @@ TEST_F(Fixture, RefusesSymlinksDirectoriesFifosForeignOwnersAndJunk)
     EXPECT_EQ(Open(mod, dir.path).status, MODPOP3D_E_PERM);
     ASSERT_EQ(mkfifo((dir / "fifo").c_str(), 0600), 0);
     EXPECT_EQ(Open(mod, dir / "fifo").status, MODPOP3D_E_PERM);
-    write_file(dir / "foreign", entry("a\n"));
-    ASSERT_EQ(chown((dir / "foreign").c_str(), geteuid() + 4242, 0), 0);
-    EXPECT_EQ(Open(mod, dir / "foreign").status, MODPOP3D_E_PERM);
+    if (geteuid() == 0) { // only root can give a file away
+        write_file(dir / "foreign", entry("a\n"));
+        ASSERT_EQ(chown((dir / "foreign").c_str(), geteuid() + 4242, 0), 0);
+        EXPECT_EQ(Open(mod, dir / "foreign").status, MODPOP3D_E_PERM);
+    }
     ASSERT_EQ(link((dir / "real").c_str(), (dir / "hard").c_str()), 0);
     EXPECT_EQ(Open(mod, dir / "hard").status, MODPOP3D_E_PERM);
     write_file(dir / "junk", "this is not\nan mbox\n");
