@@ -4,22 +4,22 @@
 // hashes of its head and of the end of the indexed part) means "rebuild".
 #pragma once
 
+#include "md5.hpp"
+#include "scanner.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "md5.hpp"
-#include "scanner.hpp"
 
 namespace mbox
 {
 
 struct CacheData {
     uint64_t dev = 0, ino = 0;
-    uint64_t size = 0;           // bytes of the mbox the index covers
+    uint64_t size = 0; // bytes of the mbox the index covers
     int64_t mtime_sec = 0, mtime_nsec = 0;
     uint32_t format = 0, uidl_style = 0;
-    Digest head{}, tail{};       // MD5 of the first / last 4 KiB of [0, size)
+    Digest head{}, tail{}; // MD5 of the first / last 4 KiB of [0, size)
     uint64_t hidden_end = 0;
     std::vector<MsgRec> msgs;
 };

@@ -29,12 +29,15 @@ uint64_t now_ms()
     return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
-std::string errstr(const char *what, int e) { return std::string(what) + ": " + std::strerror(e); }
+std::string errstr(const char *what, int e)
+{
+    return std::string(what) + ": " + std::strerror(e);
+}
 
 unsigned next_random()
 {
-    static thread_local unsigned state = static_cast<unsigned>(getpid()) ^
-                                         static_cast<unsigned>(now_ms() * 2654435761u);
+    static thread_local unsigned state =
+        static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(now_ms() * 2654435761u);
     state = state * 1103515245u + 12345u;
     return state >> 8;
 }
@@ -43,7 +46,8 @@ unsigned next_random()
 
 int fd_lock_fcntl(int fd)
 {
-    struct flock fl {};
+    struct flock fl {
+    };
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
 #ifdef F_OFD_SETLK
@@ -62,7 +66,8 @@ int fd_lock_fcntl(int fd)
 
 void fd_unlock_fcntl(int fd)
 {
-    struct flock fl {};
+    struct flock fl {
+    };
     fl.l_type = F_UNLCK;
     fl.l_whence = SEEK_SET;
 #ifdef F_OFD_SETLK
@@ -175,8 +180,7 @@ void LockSet::drop_one(LockKind k)
     case LockKind::dotlock: {
         // Only remove the lock if it is still the one we made.
         struct stat st;
-        if (lstat(lockpath_.c_str(), &st) == 0 && st.st_dev == lock_dev_ &&
-            st.st_ino == lock_ino_)
+        if (lstat(lockpath_.c_str(), &st) == 0 && st.st_dev == lock_dev_ && st.st_ino == lock_ino_)
             unlink(lockpath_.c_str());
         break;
     }

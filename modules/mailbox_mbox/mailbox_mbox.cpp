@@ -1,13 +1,12 @@
 // mailbox_mbox.cpp - the module descriptor, configuration schema and the
 // mailbox ops table of mailbox_mbox (tpop3d's "bsd:" driver). The work is in
 // mbox.cpp; this file only translates between the C ABI and it.
+#include "mbox.hpp"
+
 #include <cstring>
 #include <memory>
-#include <string>
-
 #include <modpop3d/module.hpp>
-
-#include "mbox.hpp"
+#include <string>
 
 namespace
 {
@@ -22,8 +21,7 @@ const modpop3d_conf_item schema[] = {
      "flock.",
      nullptr, 0, 0},
     {"lock-timeout", MODPOP3D_CONF_DURATION, 0, "10s",
-     "Total time to keep retrying the locks before answering -ERR [IN-USE].", nullptr, 0,
-     600000},
+     "Total time to keep retrying the locks before answering -ERR [IN-USE].", nullptr, 0, 600000},
     {"dotlock-stale", MODPOP3D_CONF_DURATION, 0, "10m",
      "A dotlock not touched for this long is removed (0: never).", nullptr, 0, 86400000},
     {"uidl-style", MODPOP3D_CONF_ENUM, 0, "modpop3d",
@@ -31,8 +29,7 @@ const modpop3d_conf_item schema[] = {
      "first 512 bytes, as tpop3d computed it.",
      "modpop3d|tpop3d", 0, 0},
     {"index", MODPOP3D_CONF_BOOL, 0, "yes",
-     "Keep an index cache of offsets, sizes and UIDLs so big mailboxes open fast.", nullptr, 0,
-     0},
+     "Keep an index cache of offsets, sizes and UIDLs so big mailboxes open fast.", nullptr, 0, 0},
     {"index-dir", MODPOP3D_CONF_TEMPLATE, 0, nullptr,
      "Directory for index caches ($(user) and $(home) allowed); unset: next to the mbox as "
      ".NAME.modpop3d-index.",
@@ -132,7 +129,10 @@ int32_t instance_new(const modpop3d_host *host, const modpop3d_conf *conf, modpo
     });
 }
 
-void instance_free(void *inst) noexcept { delete static_cast<Instance *>(inst); }
+void instance_free(void *inst) noexcept
+{
+    delete static_cast<Instance *>(inst);
+}
 
 // index_path - where the cache of `path` lives, or "" when it cannot be said.
 std::string index_path(Instance *inst, modpop3d_session *session, const std::string &path)
@@ -188,8 +188,8 @@ int32_t mb_open(void *vinst, modpop3d_session *session, const char *location, ui
         auto log = [inst](int level, const std::string &msg) {
             inst->host->log(inst->ictx, level, "%s", msg.c_str());
         };
-        int32_t rc = mbox::Mailbox::open(inst->cfg, path, index_path(inst, session, path), log,
-                                         h->mb);
+        int32_t rc =
+            mbox::Mailbox::open(inst->cfg, path, index_path(inst, session, path), log, h->mb);
         if (rc != MODPOP3D_OK)
             return rc;
         *ret_mbox = h.release();
@@ -211,8 +211,7 @@ int32_t mb_info(void *vmb, uint32_t index, modpop3d_msg_info *ret) noexcept
                            [&]() -> int32_t { return h->mb->info(index, ret); });
 }
 
-int32_t mb_retrieve(void *vmb, uint32_t index, uint64_t offset,
-                    const modpop3d_sink *sink) noexcept
+int32_t mb_retrieve(void *vmb, uint32_t index, uint64_t offset, const modpop3d_sink *sink) noexcept
 {
     auto *h = static_cast<Handle *>(vmb);
     return modpop3d::guard(h->inst->host, h->inst->ictx,
@@ -242,7 +241,14 @@ int32_t mb_keepalive(void *vmb) noexcept
 }
 
 const modpop3d_mailbox_ops ops = {
-    sizeof(modpop3d_mailbox_ops), 0, mb_open, mb_scan, mb_info, mb_retrieve, mb_commit, mb_close,
+    sizeof(modpop3d_mailbox_ops),
+    0,
+    mb_open,
+    mb_scan,
+    mb_info,
+    mb_retrieve,
+    mb_commit,
+    mb_close,
     mb_keepalive,
 };
 

@@ -9,15 +9,15 @@
 // argued in modpop3d-mailbox_mbox(8), DATA SAFETY.
 #include "mbox.hpp"
 
+#include "fault.hpp"
+#include "index_cache.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <numeric>
 #include <unistd.h>
-
-#include "fault.hpp"
-#include "index_cache.hpp"
 
 namespace mbox
 {
@@ -40,7 +40,10 @@ std::string base_of(const std::string &path)
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string errstr(const char *what, int e) { return std::string(what) + ": " + std::strerror(e); }
+std::string errstr(const char *what, int e)
+{
+    return std::string(what) + ": " + std::strerror(e);
+}
 
 int32_t open_status(int e)
 {
@@ -79,8 +82,8 @@ int32_t Mailbox::open(const Config &cfg, const std::string &path, const std::str
         if (fd < 0) {
             int e = errno;
             if (e != ENOENT)
-                mb->log_(MODPOP3D_LOG_ERR, "event=open_failed path=\"" + path + "\" " +
-                                               errstr("error", e));
+                mb->log_(MODPOP3D_LOG_ERR,
+                         "event=open_failed path=\"" + path + "\" " + errstr("error", e));
             return open_status(e);
         }
         struct stat st;
@@ -98,8 +101,8 @@ int32_t Mailbox::open(const Config &cfg, const std::string &path, const std::str
             bad = "has " + std::to_string(st.st_nlink) + " hard links";
         if (!bad.empty()) {
             ::close(fd);
-            mb->log_(MODPOP3D_LOG_ERR, "event=mbox_refused path=\"" + path + "\" reason=\"" + bad +
-                                           "\"");
+            mb->log_(MODPOP3D_LOG_ERR,
+                     "event=mbox_refused path=\"" + path + "\" reason=\"" + bad + "\"");
             return MODPOP3D_E_PERM;
         }
         int fl = fcntl(fd, F_GETFL);
@@ -146,8 +149,8 @@ int32_t Mailbox::keepalive()
 {
     std::string why;
     if (locks_.refresh(why) != LockResult::ok) {
-        log_(MODPOP3D_LOG_ERR, "event=keepalive_failed path=\"" + path_ + "\" reason=\"" + why +
-                                   "\"");
+        log_(MODPOP3D_LOG_ERR,
+             "event=keepalive_failed path=\"" + path_ + "\" reason=\"" + why + "\"");
         return MODPOP3D_E_IO;
     }
     return MODPOP3D_OK;
@@ -159,14 +162,14 @@ bool Mailbox::try_cache(const struct stat &st, ScanResult &res, bool &changed)
     std::string why;
     if (!cache_load(index_path_, c, why)) {
         if (why != "absent")
-            log_(MODPOP3D_LOG_INFO, "event=index_ignored path=\"" + index_path_ + "\" reason=\"" +
-                                        why + "\"");
+            log_(MODPOP3D_LOG_INFO,
+                 "event=index_ignored path=\"" + index_path_ + "\" reason=\"" + why + "\"");
         return false;
     }
     auto size = static_cast<uint64_t>(st.st_size);
     if (c.dev != static_cast<uint64_t>(st.st_dev) || c.ino != static_cast<uint64_t>(st.st_ino) ||
-        c.format != cache_variant() ||
-        c.uidl_style != static_cast<uint32_t>(cfg_.uidl) || c.size > size)
+        c.format != cache_variant() || c.uidl_style != static_cast<uint32_t>(cfg_.uidl) ||
+        c.size > size)
         return false;
     uint64_t probe = std::min(c.size, cache_probe);
     if (region_md5(fd_, 0, probe) != c.head || region_md5(fd_, c.size - probe, probe) != c.tail)
@@ -188,8 +191,8 @@ bool Mailbox::try_cache(const struct stat &st, ScanResult &res, bool &changed)
     c.msgs.pop_back();
     res.msgs = std::move(c.msgs);
     res.hidden_end = c.hidden_end;
-    mbox::scan(fd_, last.from_off, size, res.msgs.size() + 1, ScanOptions{cfg_.format, cfg_.uidl, false},
-         res);
+    mbox::scan(fd_, last.from_off, size, res.msgs.size() + 1,
+               ScanOptions{cfg_.format, cfg_.uidl, false}, res);
     if (res.not_mbox)
         return false;
     changed = true;
@@ -214,8 +217,8 @@ int32_t Mailbox::scan(uint32_t *count)
             mbox::scan(fd_, 0, static_cast<uint64_t>(st.st_size), 0,
                        ScanOptions{cfg_.format, cfg_.uidl, cfg_.hide_cclient}, res);
             if (res.not_mbox) {
-                log_(MODPOP3D_LOG_ERR,
-                     "event=not_mbox path=\"" + path_ + "\" reason=\"text before the first From_ line\"");
+                log_(MODPOP3D_LOG_ERR, "event=not_mbox path=\"" + path_ +
+                                           "\" reason=\"text before the first From_ line\"");
                 return MODPOP3D_E_CORRUPT;
             }
             res.hidden_end = res.msgs.empty() ? res.end : res.msgs.front().from_off;
@@ -233,7 +236,8 @@ int32_t Mailbox::scan(uint32_t *count)
         *count = static_cast<uint32_t>(msgs_.size());
         return MODPOP3D_OK;
     } catch (const IoError &e) {
-        log_(MODPOP3D_LOG_ERR, "event=scan_failed path=\"" + path_ + "\" " + errstr(e.what(), e.err));
+        log_(MODPOP3D_LOG_ERR,
+             "event=scan_failed path=\"" + path_ + "\" " + errstr(e.what(), e.err));
         return MODPOP3D_E_IO;
     }
 }
@@ -257,8 +261,8 @@ void Mailbox::save_cache(int fd, const struct stat &st, uint64_t covered, uint64
         c.msgs = msgs;
         std::string why;
         if (!cache_save(index_path_, c, why))
-            log_(MODPOP3D_LOG_INFO, "event=index_not_saved path=\"" + index_path_ + "\" reason=\"" +
-                                        why + "\"");
+            log_(MODPOP3D_LOG_INFO,
+                 "event=index_not_saved path=\"" + index_path_ + "\" reason=\"" + why + "\"");
     } catch (const IoError &e) {
         log_(MODPOP3D_LOG_INFO, "event=index_not_saved reason=\"" + std::string(e.what()) + "\"");
     }
@@ -343,8 +347,8 @@ int32_t Mailbox::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
-                log_(MODPOP3D_LOG_ERR, "event=read_failed path=\"" + path_ + "\" " +
-                                           errstr("error", errno));
+                log_(MODPOP3D_LOG_ERR,
+                     "event=read_failed path=\"" + path_ + "\" " + errstr("error", errno));
                 return MODPOP3D_E_IO;
             }
             if (n == 0)
@@ -395,9 +399,8 @@ int32_t Mailbox::commit(const modpop3d_commit *changes)
         // Re-check that the file is still the one we scanned (popa3d's rule:
         // if someone truncated or replaced it, change nothing).
         struct stat st, lst;
-        if (fstat(fd_, &st) != 0 || ::lstat(path_.c_str(), &lst) != 0 ||
-            lst.st_ino != st.st_ino || lst.st_dev != st.st_dev ||
-            static_cast<uint64_t>(st.st_size) < scanned_end_) {
+        if (fstat(fd_, &st) != 0 || ::lstat(path_.c_str(), &lst) != 0 || lst.st_ino != st.st_ino ||
+            lst.st_dev != st.st_dev || static_cast<uint64_t>(st.st_size) < scanned_end_) {
             log_(MODPOP3D_LOG_ERR, "event=commit_refused path=\"" + path_ +
                                        "\" reason=\"the mbox changed under the lock\"");
             return MODPOP3D_E_IO;
@@ -415,8 +418,8 @@ int32_t Mailbox::commit(const modpop3d_commit *changes)
         }
         return rewrite(keep, st);
     } catch (const IoError &e) {
-        log_(MODPOP3D_LOG_ERR, "event=commit_failed path=\"" + path_ + "\" " +
-                                   errstr(e.what(), e.err));
+        log_(MODPOP3D_LOG_ERR,
+             "event=commit_failed path=\"" + path_ + "\" " + errstr(e.what(), e.err));
         return e.err == ENOSPC || e.err == EDQUOT ? MODPOP3D_E_NOSPACE : MODPOP3D_E_IO;
     }
 }
@@ -496,7 +499,8 @@ int32_t Mailbox::rewrite(const std::vector<uint8_t> &keep, const struct stat &st
     for (const auto &rg : ranges) {
         uint64_t pos = rg.from;
         while (pos < rg.to) {
-            std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(buf.size(), rg.to - pos));
+            std::size_t want =
+                static_cast<std::size_t>(std::min<uint64_t>(buf.size(), rg.to - pos));
             ssize_t n = ::pread(fd_, buf.data(), want, static_cast<off_t>(pos));
             if (n < 0 && errno == EINTR)
                 continue;
@@ -531,13 +535,13 @@ int32_t Mailbox::rewrite(const std::vector<uint8_t> &keep, const struct stat &st
 
     // From here on the new mailbox is in place: report success; later
     // problems only cost durability of the directory entry or the cache.
-    log_(MODPOP3D_LOG_INFO, "event=commit path=\"" + path_ + "\" deleted=" +
-                                std::to_string(msgs_.size() - newmsgs.size()) +
+    log_(MODPOP3D_LOG_INFO, "event=commit path=\"" + path_ +
+                                "\" deleted=" + std::to_string(msgs_.size() - newmsgs.size()) +
                                 " kept=" + std::to_string(newmsgs.size()));
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (faults.point("dirsync") || dfd < 0 || fsync(dfd) != 0)
-        log_(MODPOP3D_LOG_WARNING, "event=dirsync_failed path=\"" + dir + "\" " +
-                                       errstr("error", errno));
+        log_(MODPOP3D_LOG_WARNING,
+             "event=dirsync_failed path=\"" + dir + "\" " + errstr("error", errno));
     if (dfd >= 0)
         ::close(dfd);
 

@@ -2,17 +2,16 @@
 // mailbox ops of mailbox_mbox (open/scan/info/retrieve/commit/close).
 #pragma once
 
+#include "locks.hpp"
+#include "scanner.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <modpop3d/mailbox.h>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
-
-#include <modpop3d/mailbox.h>
-
-#include "locks.hpp"
-#include "scanner.hpp"
 
 namespace mbox
 {
@@ -61,7 +60,8 @@ class Mailbox
     std::string index_path_;
     LogFn log_;
     int fd_ = -1;
-    struct stat st_ {};
+    struct stat st_ {
+    };
     LockSet locks_;
     bool scanned_ = false;
     bool committed_ = false;

@@ -22,7 +22,10 @@ const SineTable sine;
 
 constexpr int shifts[4][4] = {{7, 12, 17, 22}, {5, 9, 14, 20}, {4, 11, 16, 23}, {6, 10, 15, 21}};
 
-inline uint32_t rotl(uint32_t x, int c) { return (x << c) | (x >> (32 - c)); }
+inline uint32_t rotl(uint32_t x, int c)
+{
+    return (x << c) | (x >> (32 - c));
+}
 
 } // namespace
 
@@ -41,7 +44,8 @@ void Md5::block(const uint8_t *p)
     uint32_t m[16];
     for (int i = 0; i < 16; ++i)
         m[i] = static_cast<uint32_t>(p[4 * i]) | static_cast<uint32_t>(p[4 * i + 1]) << 8 |
-               static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24;
+               static_cast<uint32_t>(p[4 * i + 2]) << 16 |
+               static_cast<uint32_t>(p[4 * i + 3]) << 24;
     uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3];
     for (int i = 0; i < 64; ++i) {
         uint32_t f;

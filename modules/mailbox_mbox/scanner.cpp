@@ -71,7 +71,7 @@ struct Work {
     UnquoteState uq;
     CrlfCounter count;
     Md5 hdr;
-    std::string first512; // tpop3d style
+    std::string first512;  // tpop3d style
     std::string from_line; // first bytes of the From_ line, for the date
     bool in_headers = true;
     bool cc_subject = false;
@@ -123,7 +123,8 @@ int64_t parse_from_date(const char *line, std::size_t len)
                 year = std::atoi(tok[j].c_str());
         if (year == 0 || day < 1 || day > 31)
             return 0;
-        struct tm tm {};
+        struct tm tm {
+        };
         tm.tm_year = year - 1900;
         tm.tm_mon = mon;
         tm.tm_mday = day;
@@ -148,9 +149,7 @@ void scan(int fd, uint64_t start, uint64_t end, uint64_t first_ordinal, const Sc
     std::size_t held_blank = 0;
     bool hidden_cclient = false;
 
-    auto body = [&](const char *p, std::size_t n) {
-        unquote(w.uq, opt.format, p, n, w.count);
-    };
+    auto body = [&](const char *p, std::size_t n) { unquote(w.uq, opt.format, p, n, w.count); };
     auto raw_extent = [&](const char *p, std::size_t n) {
         if (opt.uidl == UidlStyle::tpop3d && w.first512.size() < 512)
             w.first512.append(p, std::min<std::size_t>(n, 512 - w.first512.size()));
@@ -195,8 +194,8 @@ void scan(int fd, uint64_t start, uint64_t end, uint64_t first_ordinal, const Sc
             w.rec.from_off = line_off;
             for (;;) { // the From_ line, whatever its length
                 const void *nl = std::memchr(p, '\n', avail);
-                std::size_t take = nl ? static_cast<std::size_t>(static_cast<const char *>(nl) - p) + 1
-                                      : avail;
+                std::size_t take =
+                    nl ? static_cast<std::size_t>(static_cast<const char *>(nl) - p) + 1 : avail;
                 if (opt.uidl == UidlStyle::modpop3d)
                     w.hdr.update(p, take);
                 raw_extent(p, take);

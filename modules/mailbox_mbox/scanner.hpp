@@ -13,13 +13,13 @@
 //    "not an mbox" (CORRUPT): better refuse than hide mail.
 #pragma once
 
+#include "md5.hpp"
+#include "unquote.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include "md5.hpp"
-#include "unquote.hpp"
 
 namespace mbox
 {

@@ -81,8 +81,7 @@ void unquote(UnquoteState &s, Format fmt, const char *p, std::size_t n, Emit &&e
 }
 
 // unquote_finish - at the end of a message, release what is still held.
-template <typename Emit>
-void unquote_finish(UnquoteState &s, Emit &&emit)
+template <typename Emit> void unquote_finish(UnquoteState &s, Emit &&emit)
 {
     if (s.st == UnquoteState::gt) {
         emit(">", 1);

@@ -3,23 +3,22 @@
 // size computation, and a thin wrapper over the module's ops.
 #pragma once
 
-#include <gtest/gtest.h>
+#include "module_harness.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
-
-#include "module_harness.hpp"
 
 namespace mboxtest
 {
@@ -98,8 +97,9 @@ inline std::string quote(const std::string &body, bool mboxrd)
 
 // entry - one delivered message as the MDA writes it: From_ line, quoted
 // body, and the empty separator line.
-inline std::string entry(const std::string &body, bool mboxrd = false,
-                         const std::string &from = "From sender@example.org Mon Jan  6 10:00:00 2025")
+inline std::string
+entry(const std::string &body, bool mboxrd = false,
+      const std::string &from = "From sender@example.org Mon Jan  6 10:00:00 2025")
 {
     std::string b = quote(body, mboxrd);
     if (!b.empty() && b.back() != '\n')
@@ -176,10 +176,12 @@ struct Open {
 
 inline Settings fast_locks(Settings extra = {})
 {
-    Settings s{{"lock-timeout", "300ms"}};
+    bool has_timeout = false;
     for (auto &kv : extra)
-        s.push_back(kv);
-    return s;
+        has_timeout = has_timeout || kv.first == "lock-timeout";
+    if (!has_timeout)
+        extra.push_back({"lock-timeout", "300ms"});
+    return extra;
 }
 
 } // namespace mboxtest

@@ -122,8 +122,8 @@ TEST_F(Fixture, LeadingEmptyLinesAreAllowed)
 
 TEST_F(Fixture, MboxrdLongRunOfQuotes)
 {
-    std::string body = "X: 1\n\n" + std::string(300000, '>') + "From x\n" +
-                       std::string(200000, '>') + "Fro\n>>>";
+    std::string body =
+        "X: 1\n\n" + std::string(300000, '>') + "From x\n" + std::string(200000, '>') + "Fro\n>>>";
     write_file(box, entry(body, true));
     LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"format", "mboxrd"}}));
     expect_messages(mod, box, {body + "\n"}, 4096);
@@ -131,12 +131,13 @@ TEST_F(Fixture, MboxrdLongRunOfQuotes)
 
 TEST_F(Fixture, CclientPseudoMessageIsHiddenAndKept)
 {
-    std::string cc = "From MAILER-DAEMON Mon Jan  6 09:00:00 2025\n"
-                     "Date: Mon, 6 Jan 2025 09:00:00 +0000\n"
-                     "From: Mail System Internal Data <MAILER-DAEMON@host>\n"
-                     "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
-                     "X-IMAP: 1736150400 0000000002\n"
-                     "Status: RO\n\nThis text is part of the internal format of your mail folder.\n\n";
+    std::string cc =
+        "From MAILER-DAEMON Mon Jan  6 09:00:00 2025\n"
+        "Date: Mon, 6 Jan 2025 09:00:00 +0000\n"
+        "From: Mail System Internal Data <MAILER-DAEMON@host>\n"
+        "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+        "X-IMAP: 1736150400 0000000002\n"
+        "Status: RO\n\nThis text is part of the internal format of your mail folder.\n\n";
     std::string m1 = entry("X: 1\n\none\n"), m2 = entry("X: 2\n\ntwo\n");
     write_file(box, cc + m1 + m2);
     LoadedModule mod(modpop3d::testing::module_path(), fast_locks());
@@ -219,7 +220,8 @@ TEST_F(Fixture, DeliveryTimeFromTheFromLine)
                         entry("X: 2\n\n", false, "From a@b garbage"));
     LoadedModule mod(modpop3d::testing::module_path(), fast_locks());
     Open o(mod, box);
-    struct tm tm {};
+    struct tm tm {
+    };
     tm.tm_year = 125;
     tm.tm_mon = 0;
     tm.tm_mday = 6;
@@ -401,7 +403,8 @@ TEST_F(Fixture, HostileShapesUseBoundedWork)
 
 TEST(MboxConfig, RejectsBadLockNames)
 {
-    auto errs = LoadedModule::check(modpop3d::testing::module_path(), {{"locking", "dotlock lockf"}});
+    auto errs =
+        LoadedModule::check(modpop3d::testing::module_path(), {{"locking", "dotlock lockf"}});
     EXPECT_FALSE(errs.empty());
     errs = LoadedModule::check(modpop3d::testing::module_path(), {{"locking", "fcntl fcntl"}});
     EXPECT_FALSE(errs.empty());

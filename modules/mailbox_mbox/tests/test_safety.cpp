@@ -98,7 +98,8 @@ TEST_F(Safety, FcntlLockOfAnotherProcess)
     ASSERT_GE(pid, 0);
     if (pid == 0) { // an MDA holding a classic POSIX lock
         int fd = ::open(box.c_str(), O_RDWR);
-        struct flock fl {};
+        struct flock fl {
+        };
         fl.l_type = F_WRLCK;
         fl.l_whence = SEEK_SET;
         int ok = fcntl(fd, F_SETLK, &fl) == 0;
@@ -220,8 +221,7 @@ TEST_F(Safety, KillAtEveryCommitStep)
     const std::vector<uint8_t> del = {0, 1, 1, 0, 1, 0};
     const std::string original = make_box(n);
     const std::string result = expected_after(n, del);
-    LoadedModule mod(modpop3d::testing::module_path(),
-                     fast_locks({{"dotlock-stale", "1m"}}));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "1m"}}));
     int killed = 0;
     bool completed = false;
     for (int k = 1; k <= 200 && !completed; ++k) {
@@ -334,7 +334,8 @@ bool deliver(const std::string &box, int id)
             return false;
     }
     int fd = ::open(box.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
-    struct flock fl {};
+    struct flock fl {
+    };
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     bool ok = fd >= 0 && fcntl(fd, F_SETLKW, &fl) == 0;
@@ -403,8 +404,9 @@ TEST_F(Safety, ConcurrentDeliveryLosesNothing)
         if (child_done)
             break;
     }
-    if (!child_done)
+    if (!child_done) {
         ASSERT_EQ(waitpid(pid, &child_status, 0), pid);
+    }
     ASSERT_TRUE(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0);
     std::vector<std::string> remaining = ids_in(read_file(box));
     std::multiset<std::string> all(deleted.begin(), deleted.end());
