@@ -239,7 +239,7 @@ int32_t verify_scram(std::string_view value, std::string_view plain)
         digest::equal(digest::as_text(mine.stored_key), digest::as_text(stored->stored_key));
     const bool b =
         digest::equal(digest::as_text(mine.server_key), digest::as_text(stored->server_key));
-    return a & b ? MODPOP3D_OK : MODPOP3D_E_BADPASS;
+    return (a & b) ? MODPOP3D_OK : MODPOP3D_E_BADPASS;
 }
 
 int32_t verify(std::string_view stored, std::string_view plain)
