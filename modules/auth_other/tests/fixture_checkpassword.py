@@ -22,8 +22,12 @@ while len(data) < 513:
     data += chunk
 parts = data.split(b'\0')
 user, password, stamp = (parts + [b'', b'', b''])[:3]
+# The environment as execve passed it (Python itself may add LC_CTYPE to
+# os.environ when coercing the C locale).
+with open('/proc/self/environ', 'rb') as f:
+    env = dict(e.decode('latin-1').split('=', 1) for e in f.read().split(b'\0') if e)
 with open(os.path.join(OUT, 'checkpw'), 'a') as f:
-    f.write(json.dumps({'argv': sys.argv, 'env': dict(os.environ), 'user': user.decode('latin-1'),
+    f.write(json.dumps({'argv': sys.argv, 'env': env, 'user': user.decode('latin-1'),
                         'pass_len': len(password), 'stamp': stamp.decode('latin-1'),
                         'size': len(data), 'uid': os.getuid()}) + '\n')
 if user in (b'nobody', b'ghost') and password == b'secret':

@@ -102,11 +102,26 @@ TEST(Pam, ConfigurationErrors)
     EXPECT_FALSE(LoadedModule::check(module_path(), {{"min-uid", "0"}}).empty());
 }
 
-// Refused before PAM runs, so these need neither root nor a service file.
-TEST(Pam, RootAndHostileNamesRefusedBeforePam)
+// Root is refused before PAM runs, so this needs neither root nor a service
+// file (an unknown service falls back to /etc/pam.d/other).
+TEST(Pam, RootAndHostileNamesWithoutAStack)
 {
     LoadedModule m(module_path(), {{"service", "modpop3d-test-does-not-exist"}, {"min-uid", "1"}});
     EXPECT_EQ(login(m, "root", "x").status, MODPOP3D_E_PERM);
+    for (const auto &name : modpop3d::testing::hostile_names()) {
+        const auto r = login(m, name, "password");
+        EXPECT_TRUE(r.status == MODPOP3D_E_NOUSER || r.status == MODPOP3D_E_BADPASS ||
+                    r.status == MODPOP3D_E_TEMP)
+            << "name of " << name.size() << " bytes: " << r.status;
+        EXPECT_TRUE(r.result.empty());
+    }
+}
+
+TEST(Pam, HostileNamesAgainstPamUnix)
+{
+    REQUIRE_ROOT();
+    PamService svc(unix_stack);
+    LoadedModule m(module_path(), {{"service", svc.name()}});
     for (const auto &name : modpop3d::testing::hostile_names()) {
         const auto r = login(m, name, "password");
         EXPECT_EQ(r.status, MODPOP3D_E_NOUSER) << "name of " << name.size() << " bytes";
