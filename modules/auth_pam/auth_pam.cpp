@@ -369,7 +369,4 @@ const modpop3d_module descriptor = {
 
 } // namespace
 
-// The C++ form of MODPOP3D_MODULE_DEFINE has no prior declaration, which
-// -Wmissing-declarations reports; declare it first.
-extern "C" MODPOP3D_EXPORT const modpop3d_module *modpop3d_module_entry(void) noexcept;
 MODPOP3D_MODULE_DEFINE(descriptor)

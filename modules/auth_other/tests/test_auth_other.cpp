@@ -406,8 +406,9 @@ TEST(CheckPassword, CredentialsOnlyOnFd3)
     EXPECT_NE(rec[0].find(R"("size": 15)"), std::string::npos) << rec[0];
     EXPECT_NE(rec[0].find(R"("stamp": "")"), std::string::npos) << rec[0];
     EXPECT_EQ(rec[0].find("secret"), std::string::npos);
-    if (modpop3d::testing::running_as_root())
+    if (modpop3d::testing::running_as_root()) {
         EXPECT_NE(rec[0].find(R"("uid": )" + std::to_string(nobody_uid())), std::string::npos);
+    }
 }
 
 TEST(CheckPassword, HangingProgramTimesOut)
