@@ -3,10 +3,8 @@
 #include "auth/password.hpp"
 
 #include <crypt.h>
-
 #include <cstring>
 #include <memory>
-
 #include <modpop3d/status.h>
 
 namespace modpop3d::auth

@@ -10,11 +10,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <modpop3d/module.h>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <modpop3d/module.h>
 
 namespace modpop3d::testing
 {

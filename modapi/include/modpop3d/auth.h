@@ -26,10 +26,9 @@
 #ifndef MODPOP3D_AUTH_H
 #define MODPOP3D_AUTH_H
 
+#include <modpop3d/host.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <modpop3d/host.h>
 
 #ifdef __cplusplus
 extern "C" {

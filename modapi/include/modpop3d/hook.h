@@ -14,9 +14,8 @@
 #ifndef MODPOP3D_HOOK_H
 #define MODPOP3D_HOOK_H
 
-#include <stdint.h>
-
 #include <modpop3d/host.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,17 +32,17 @@ extern "C" {
 
 /** Counters and facts of an event; size-prefixed, grows at the end. */
 struct modpop3d_event_info {
-    uint32_t struct_size;        /**< Set by the core. */
-    uint32_t event;              /**< One MODPOP3D_EV_* value. */
-    uint32_t messages;           /**< Messages in the maildrop at login. */
-    uint32_t retrieved;          /**< Messages RETR'd (LOGOUT). */
-    uint32_t deleted;            /**< Messages deleted at UPDATE (LOGOUT). */
-    uint32_t reserved;           /**< 0. */
-    uint64_t octets;             /**< Size of the maildrop at login. */
-    uint64_t retrieved_octets;   /**< Octets of messages RETR'd (LOGOUT). */
-    uint64_t deleted_octets;     /**< Octets deleted at UPDATE (LOGOUT). */
-    uint64_t duration_usec;      /**< Session length (LOGOUT). */
-    const char *mailbox_path;    /**< Opened maildrop location (LOGIN, LOGOUT), else NULL. */
+    uint32_t struct_size;      /**< Set by the core. */
+    uint32_t event;            /**< One MODPOP3D_EV_* value. */
+    uint32_t messages;         /**< Messages in the maildrop at login. */
+    uint32_t retrieved;        /**< Messages RETR'd (LOGOUT). */
+    uint32_t deleted;          /**< Messages deleted at UPDATE (LOGOUT). */
+    uint32_t reserved;         /**< 0. */
+    uint64_t octets;           /**< Size of the maildrop at login. */
+    uint64_t retrieved_octets; /**< Octets of messages RETR'd (LOGOUT). */
+    uint64_t deleted_octets;   /**< Octets deleted at UPDATE (LOGOUT). */
+    uint64_t duration_usec;    /**< Session length (LOGOUT). */
+    const char *mailbox_path;  /**< Opened maildrop location (LOGIN, LOGOUT), else NULL. */
 };
 
 struct modpop3d_hook_ops {

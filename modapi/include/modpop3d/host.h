@@ -22,11 +22,10 @@
 #ifndef MODPOP3D_HOST_H
 #define MODPOP3D_HOST_H
 
+#include <modpop3d/status.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <modpop3d/status.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,7 +193,7 @@ struct modpop3d_host {
  */
 #define MODPOP3D_HAS(host, member)                                                                 \
     ((host) != NULL &&                                                                             \
-     offsetof(struct modpop3d_host, member) + sizeof((host)->member) <= (host)->struct_size &&    \
+     offsetof(struct modpop3d_host, member) + sizeof((host)->member) <= (host)->struct_size &&     \
      (host)->member != NULL)
 
 #ifdef __cplusplus

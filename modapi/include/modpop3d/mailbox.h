@@ -24,10 +24,9 @@
 #ifndef MODPOP3D_MAILBOX_H
 #define MODPOP3D_MAILBOX_H
 
+#include <modpop3d/host.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <modpop3d/host.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -31,14 +31,13 @@
 #ifndef MODPOP3D_MODULE_H
 #define MODPOP3D_MODULE_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include <modpop3d/auth.h>
 #include <modpop3d/hook.h>
 #include <modpop3d/host.h>
 #include <modpop3d/mailbox.h>
 #include <modpop3d/status.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,8 +118,8 @@ struct modpop3d_module {
     uint16_t abi_major;   /**< MODPOP3D_ABI_MAJOR the module was built against. */
     uint16_t abi_minor;   /**< MODPOP3D_ABI_MINOR the module was built against. */
 
-    uint32_t kind;  /**< MODPOP3D_KIND_*. */
-    uint32_t flags; /**< MODPOP3D_MODF_*. */
+    uint32_t kind;           /**< MODPOP3D_KIND_*. */
+    uint32_t flags;          /**< MODPOP3D_MODF_*. */
     const char *name;        /**< Equals the file stem and the config section. */
     const char *version;     /**< The module's own release, free text. */
     const char *description; /**< One line for `modpop3d -M`. */
@@ -164,14 +163,15 @@ typedef const struct modpop3d_module *(*modpop3d_module_entry_fn)(void);
  */
 #ifdef __cplusplus
 #define MODPOP3D_MODULE_DEFINE(desc)                                                               \
+    extern "C" MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void) noexcept; \
     extern "C" MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void) noexcept  \
     {                                                                                              \
         return &(desc);                                                                            \
     }
 #else
 #define MODPOP3D_MODULE_DEFINE(desc)                                                               \
-    MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void);                    \
-    MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void)                     \
+    MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void);                     \
+    MODPOP3D_EXPORT const struct modpop3d_module *modpop3d_module_entry(void)                      \
     {                                                                                              \
         return &(desc);                                                                            \
     }

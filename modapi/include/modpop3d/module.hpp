@@ -16,10 +16,9 @@
 #define MODPOP3D_MODULE_HPP
 
 #include <exception>
+#include <modpop3d/module.h>
 #include <new>
 #include <type_traits>
-
-#include <modpop3d/module.h>
 
 namespace modpop3d
 {

@@ -1,0 +1,172 @@
+// core_config.cpp - the core's configuration keys and their typed reading.
+//
+// The table below is the single source of truth for the global keys: it
+// drives checking, `modpop3d -n`, `modpop3d -M core` and modpop3d.conf(5).
+#include "config/core_config.hpp"
+
+#include <modpop3d/module.h>
+
+namespace modpop3d::config
+{
+
+namespace
+{
+
+KeySpec key(std::string name, uint32_t type, std::optional<std::string> def, std::string help,
+            int64_t min = 0, int64_t max = 0, std::string choices = "", uint32_t flags = 0)
+{
+    KeySpec k;
+    k.key = std::move(name);
+    k.type = type;
+    k.default_value = std::move(def);
+    k.help = std::move(help);
+    k.min = min;
+    k.max = max;
+    k.choices = std::move(choices);
+    k.flags = flags;
+    return k;
+}
+
+void read_settings(const Effective &e, CoreSettings &c)
+{
+    auto str = [&](const char *k) {
+        auto *v = e.get(k);
+        return v ? *v : std::string();
+    };
+    auto num = [&](const char *k) {
+        auto it = e.numbers.find(k);
+        return it == e.numbers.end() ? int64_t{0} : it->second;
+    };
+    c.listen.clear();
+    if (e.section != nullptr)
+        for (const auto &entry : e.section->entries)
+            if (entry.key == "listen")
+                c.listen.push_back(entry.value);
+    if (c.listen.empty())
+        c.listen.push_back(str("listen"));
+    c.module_dir = str("module-dir");
+    c.log_target = str("log-target");
+    c.log_level = str("log-level");
+    c.pid_file = str("pid-file");
+    c.mail_user = str("mail-user");
+    c.mail_group = str("mail-group");
+    c.default_mailbox = str("default-mailbox");
+    c.timeout_preauth_ms = num("timeout-preauth");
+    c.timeout_idle_ms = num("timeout-idle");
+    c.max_connections = num("max-connections");
+    c.max_connections_per_ip = num("max-connections-per-ip");
+    c.max_auth_failures = num("max-auth-failures");
+    c.max_bad_commands = num("max-bad-commands");
+    c.lowercase_user = num("lowercase-user") != 0;
+    c.append_domain = str("append-domain");
+    c.strip_domain = num("strip-domain") != 0;
+    c.domain_separators = str("domain-separators");
+    c.commit_on_early_close = num("commit-on-early-close") != 0;
+    c.apop = num("apop") != 0;
+    c.implementation = str("implementation");
+    c.plaintext_auth = str("plaintext-auth");
+    c.auth_threads = num("auth-threads");
+    c.auth_failure_delay_ms = num("auth-failure-delay");
+    c.shutdown_timeout_ms = num("shutdown-timeout");
+}
+
+bool finish(Configuration &out, Diagnostics &diags)
+{
+    std::size_t before = diags.size();
+    out.global = check_section(out.text.sections.front(), core_schema(), diags);
+    read_settings(out.global, out.core);
+    return diags.size() == before;
+}
+
+} // namespace
+
+const Schema &core_schema()
+{
+    using L = int64_t;
+    static const Schema schema = {
+        key("listen", MODPOP3D_CONF_STRING, "127.0.0.1:110",
+            "an address and port to accept POP3 on (ADDR:PORT, [V6ADDR]:PORT); repeat the key "
+            "for several listeners",
+            0, 0, "", MODPOP3D_CONFF_MULTI),
+        key("module-dir", MODPOP3D_CONF_PATH, default_module_dir(),
+            "the directory modules are loaded from"),
+        key("log-target", MODPOP3D_CONF_ENUM, "syslog", "where log lines go", 0, 0,
+            "syslog|stderr"),
+        key("log-level", MODPOP3D_CONF_ENUM, "info", "the most verbose level logged", 0, 0,
+            "err|warning|notice|info|debug"),
+        key("pid-file", MODPOP3D_CONF_STRING, "", "write the master's pid here (daemon mode)"),
+        key("mail-user", MODPOP3D_CONF_STRING, "",
+            "the one system user owning all virtual mailboxes (the fast path)"),
+        key("mail-group", MODPOP3D_CONF_STRING, "", "the group for mail-user's sessions"),
+        key("default-mailbox", MODPOP3D_CONF_TEMPLATE, "maildir:$(home)/Maildir",
+            "ordered mailbox spec list used when the auth module gives none"),
+        key("timeout-preauth", MODPOP3D_CONF_DURATION, "60s",
+            "time allowed from connect to a successful login (not reset by input)", 1000,
+            L{3600} * 1000),
+        key("timeout-idle", MODPOP3D_CONF_DURATION, "10m",
+            "idle time after login before the session is closed (RFC 1939: at least 10 minutes)",
+            L{600} * 1000, L{86400} * 1000),
+        key("max-connections", MODPOP3D_CONF_INT, "1000", "concurrent connections in total", 1,
+            1000000),
+        key("max-connections-per-ip", MODPOP3D_CONF_INT, "20",
+            "concurrent connections per client address (IPv6: per /64)", 1, 1000000),
+        key("max-auth-failures", MODPOP3D_CONF_INT, "3",
+            "failed logins before the connection is closed", 1, 100),
+        key("max-bad-commands", MODPOP3D_CONF_INT, "10",
+            "unknown, malformed or oversized commands before the connection is closed", 1, 1000),
+        key("lowercase-user", MODPOP3D_CONF_BOOL, "no", "fold login names to lower case"),
+        key("append-domain", MODPOP3D_CONF_STRING, "",
+            "a domain appended to login names that have none"),
+        key("strip-domain", MODPOP3D_CONF_BOOL, "no", "remove @domain from login names"),
+        key("domain-separators", MODPOP3D_CONF_STRING, "@",
+            "characters that separate user and domain in login names (e.g. \"@%!\")"),
+        key("commit-on-early-close", MODPOP3D_CONF_BOOL, "no",
+            "apply DELEs when a client drops without QUIT (tpop3d's behaviour; RFC 1939 says no)"),
+        key("apop", MODPOP3D_CONF_BOOL, "no",
+            "offer APOP when an auth module can supply plaintext-equivalent secrets"),
+        key("implementation", MODPOP3D_CONF_STRING, "modpop3d",
+            "the CAPA IMPLEMENTATION text shown after login (empty: not shown)"),
+        key("plaintext-auth", MODPOP3D_CONF_ENUM, "tls-or-loopback",
+            "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed", 0, 0,
+            "tls-or-loopback|always"),
+        key("auth-threads", MODPOP3D_CONF_INT, "8",
+            "threads running auth modules, so that a slow backend stalls only its own logins", 1,
+            256),
+        key("auth-failure-delay", MODPOP3D_CONF_DURATION, "1s",
+            "delay before answering a failed login, multiplied by the client address's recent "
+            "failures (up to 8)",
+            0, L{60} * 1000),
+        key("shutdown-timeout", MODPOP3D_CONF_DURATION, "10s",
+            "on SIGTERM, how long running sessions may go on before they are closed", 0,
+            L{3600} * 1000),
+    };
+    return schema;
+}
+
+std::string default_config_file()
+{
+    return MODPOP3D_CONFDIR "/modpop3d.conf";
+}
+std::string default_module_dir()
+{
+    return MODPOP3D_MODULEDIR;
+}
+
+bool load_configuration(const std::string &path, Configuration &out, Diagnostics &diags)
+{
+    std::size_t before = diags.size();
+    out.text = parse_file(path, diags);
+    bool parsed = diags.size() == before;
+    return finish(out, diags) && parsed;
+}
+
+bool configuration_from_text(const std::string &text, const std::string &name, Configuration &out,
+                             Diagnostics &diags)
+{
+    std::size_t before = diags.size();
+    out.text = parse_string(text, name, diags);
+    bool parsed = diags.size() == before;
+    return finish(out, diags) && parsed;
+}
+
+} // namespace modpop3d::config

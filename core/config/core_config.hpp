@@ -1,0 +1,64 @@
+// core_config.hpp - the core's own keys (the global section before any
+// [module] header) and the whole configuration as the daemon uses it.
+#pragma once
+
+#include "config/diagnostics.hpp"
+#include "config/parser.hpp"
+#include "config/schema.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace modpop3d::config
+{
+
+// The typed global settings. Durations are in milliseconds.
+struct CoreSettings {
+    std::vector<std::string> listen; // one entry per "listen:" line
+    std::string module_dir;
+    std::string log_target; // stderr | syslog
+    std::string log_level;
+    std::string pid_file;
+    std::string mail_user;
+    std::string mail_group;
+    std::string default_mailbox;
+    int64_t timeout_preauth_ms = 0;
+    int64_t timeout_idle_ms = 0;
+    int64_t max_connections = 0;
+    int64_t max_connections_per_ip = 0;
+    int64_t max_auth_failures = 0;
+    int64_t max_bad_commands = 0;
+    bool lowercase_user = false;
+    std::string append_domain;
+    bool strip_domain = false;
+    std::string domain_separators;
+    bool commit_on_early_close = false;
+    bool apop = false;
+    std::string implementation;
+    std::string plaintext_auth; // tls-or-loopback | always
+    int64_t auth_threads = 8;
+    int64_t auth_failure_delay_ms = 0;
+    int64_t shutdown_timeout_ms = 0;
+};
+
+const Schema &core_schema();
+
+// The default paths compiled in (meson sets them).
+std::string default_config_file();
+std::string default_module_dir();
+
+struct Configuration {
+    ConfigText text;
+    Effective global;
+    CoreSettings core;
+};
+
+// load_configuration - parse `path` and check the global section. Module
+// sections are checked by modload::ModuleSet. False when anything failed.
+bool load_configuration(const std::string &path, Configuration &out, Diagnostics &diags);
+// from_text - the same for text in memory (tests, the harness).
+bool configuration_from_text(const std::string &text, const std::string &name, Configuration &out,
+                             Diagnostics &diags);
+
+} // namespace modpop3d::config

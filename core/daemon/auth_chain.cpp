@@ -1,0 +1,187 @@
+// auth_chain.cpp - the auth chain, login rewriting and APOP (see header).
+//
+// DIAGNOSTICS: a module answering an unexpected status is logged with its
+// instance label; passwords never are.
+#include "daemon/auth_chain.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "util/log.hpp"
+
+namespace modpop3d::daemon
+{
+
+namespace
+{
+
+const modpop3d_auth_ops &auth_ops(const modload::Instance *i)
+{
+    return *static_cast<const modpop3d_auth_ops *>(i->module->desc->ops);
+}
+
+bool thread_safe(const modload::Instance *i)
+{
+    return (i->module->desc->flags & MODPOP3D_MODF_THREAD_SAFE) != 0;
+}
+
+} // namespace
+
+AuthChain::AuthChain(const modload::ModuleSet &modules)
+    : auth_(modules.of_kind(MODPOP3D_KIND_AUTH)), hooks_(modules.of_kind(MODPOP3D_KIND_HOOK))
+{
+    for (auto *i : auth_)
+        locks_[i] = std::make_unique<std::mutex>();
+    for (auto *i : hooks_)
+        locks_[i] = std::make_unique<std::mutex>();
+}
+
+std::mutex &AuthChain::lock_for(const modload::Instance *inst) { return *locks_.at(inst); }
+
+bool AuthChain::can_serve_credentials() const
+{
+    return std::any_of(auth_.begin(), auth_.end(), [](const modload::Instance *i) {
+        return (auth_ops(i).caps & MODPOP3D_AUTHC_CREDENTIALS) && auth_ops(i).lookup_credentials;
+    });
+}
+
+AuthAnswer AuthChain::verify_plain(modpop3d_session &session, const std::string &user,
+                                   const std::string &password)
+{
+    AuthAnswer answer;
+    for (auto *inst : auth_) {
+        const auto &ops = auth_ops(inst);
+        if (!(ops.caps & MODPOP3D_AUTHC_PLAIN) || ops.verify_plain == nullptr)
+            continue;
+        modpop3d_auth_result res;
+        int32_t rc;
+        if (thread_safe(inst)) {
+            rc = ops.verify_plain(inst->inst, &session, user.c_str(), password.data(),
+                                  password.size(), &res);
+        } else {
+            std::lock_guard lock(lock_for(inst));
+            rc = ops.verify_plain(inst->inst, &session, user.c_str(), password.data(),
+                                  password.size(), &res);
+        }
+        if (rc == MODPOP3D_E_NOUSER || rc == MODPOP3D_E_NOTSUP)
+            continue;
+        answer.status = rc;
+        answer.instance = inst->label();
+        if (rc == MODPOP3D_OK)
+            answer.result = std::move(res.values);
+        return answer;
+    }
+    return answer;
+}
+
+AuthAnswer AuthChain::verify_apop(modpop3d_session &session, const std::string &user,
+                                  const std::string &timestamp, const std::string &digest)
+{
+    AuthAnswer answer;
+    const modpop3d_host *host = modload::host_table();
+    for (auto *inst : auth_) {
+        const auto &ops = auth_ops(inst);
+        if (!(ops.caps & MODPOP3D_AUTHC_CREDENTIALS) || ops.lookup_credentials == nullptr)
+            continue;
+        modpop3d_auth_result res;
+        int32_t rc;
+        if (thread_safe(inst)) {
+            rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), "PLAIN", &res);
+        } else {
+            std::lock_guard lock(lock_for(inst));
+            rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), "PLAIN", &res);
+        }
+        if (rc == MODPOP3D_E_NOUSER || rc == MODPOP3D_E_NOTSUP)
+            continue;
+        answer.status = rc;
+        answer.instance = inst->label();
+        if (rc != MODPOP3D_OK)
+            return answer;
+        std::string stored = res.values["password"];
+        const std::string prefix = "{PLAIN}";
+        if (stored.compare(0, prefix.size(), prefix) != 0) {
+            answer.status = MODPOP3D_E_BADPASS; // no plaintext-equivalent secret for this user
+            return answer;
+        }
+        std::string expect = apop_digest(timestamp, stored.substr(prefix.size()));
+        bool match = expect.size() == digest.size() &&
+                     host->const_time_equal(expect.data(), digest.data(), expect.size());
+        std::fill(stored.begin(), stored.end(), '\0');
+        res.values.erase("password");
+        if (!match) {
+            answer.status = MODPOP3D_E_BADPASS;
+            return answer;
+        }
+        answer.result = std::move(res.values);
+        return answer;
+    }
+    return answer;
+}
+
+int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
+                             const modpop3d_event_info &info)
+{
+    for (auto *inst : hooks_) {
+        const auto &ops = *static_cast<const modpop3d_hook_ops *>(inst->module->desc->ops);
+        if (!(ops.events & event) || ops.on_event == nullptr)
+            continue;
+        int32_t rc;
+        {
+            std::lock_guard lock(lock_for(inst));
+            rc = ops.on_event(inst->inst, &session, &info);
+        }
+        if (rc == MODPOP3D_OK)
+            continue;
+        log::writef(log::Warning, inst->label(), "event=hook_result hook_event=%u status=%d",
+                    event, rc);
+        if ((event == MODPOP3D_EV_AUTH_OK || event == MODPOP3D_EV_LOGIN) &&
+            (rc == MODPOP3D_E_PERM || rc == MODPOP3D_E_TEMP))
+            return rc;
+    }
+    return MODPOP3D_OK;
+}
+
+std::string rewrite_login(const std::string &login, const config::CoreSettings &settings)
+{
+    if (login.empty() || login.size() > 255)
+        return "";
+    std::string user = login;
+    for (char &c : user) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x21 || u == 0x7f)
+            return "";
+        if (settings.domain_separators.find(c) != std::string::npos)
+            c = '@';
+        if (settings.lowercase_user)
+            c = static_cast<char>(std::tolower(u));
+    }
+    auto at = user.find('@');
+    if (settings.strip_domain && at != std::string::npos)
+        user.erase(at);
+    else if (!settings.append_domain.empty() && at == std::string::npos)
+        user += "@" + settings.append_domain;
+    return user;
+}
+
+std::string apop_digest(const std::string &timestamp, const std::string &secret)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_md5(), nullptr);
+    EVP_DigestUpdate(ctx, timestamp.data(), timestamp.size());
+    EVP_DigestUpdate(ctx, secret.data(), secret.size());
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+} // namespace modpop3d::daemon

@@ -1,0 +1,51 @@
+// maildrop.hpp - one session's open maildrop: the ordered mailbox spec list
+// resolved to a mailbox module instance, and the calls into it.
+//
+// Spec list (tpop3d): "maildir:$(home)/Maildir bsd:/var/mail/$(user)".
+// Each spec is TYPE:LOCATION; TYPE names the module mailbox_TYPE ("bsd" is
+// tpop3d's name for mailbox_mbox) or, as TYPE/INSTANCE, one instance of it.
+// Specs are tried in order: a location that does not exist (NOENT) moves on
+// to the next; any other answer ends the search.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "modload/module_set.hpp"
+#include "pop3/engine.hpp"
+
+namespace modpop3d::daemon
+{
+
+class Maildrop
+{
+  public:
+    Maildrop() = default;
+    ~Maildrop() { close(); }
+    Maildrop(const Maildrop &) = delete;
+    Maildrop &operator=(const Maildrop &) = delete;
+
+    // open - expand `spec_list` with the session's facts and open the first
+    // existing maildrop. MODPOP3D_OK, or the status that ended the search
+    // (NOENT when no spec exists, INVAL for a bad spec). `why` is for the log.
+    int32_t open(const modload::ModuleSet &modules, modpop3d_session &session,
+                 const std::string &spec_list, std::string &why);
+    bool is_open() const { return mbox_ != nullptr; }
+    const std::string &location() const { return location_; }
+
+    // list - every message's size and UIDL, in the module's order.
+    int32_t list(std::vector<pop3::MessageInfo> &out);
+    int32_t retrieve(uint32_t index, uint64_t offset, const modpop3d_sink &sink);
+    int32_t commit(const std::vector<uint8_t> &deleted, const std::vector<uint8_t> &retrieved);
+    int32_t keepalive();
+    // close - release the lock; deletes nothing.
+    void close();
+
+  private:
+    const modpop3d_mailbox_ops *ops_ = nullptr;
+    void *mbox_ = nullptr;
+    std::string location_; // "maildir:/path" as opened, for logs
+};
+
+} // namespace modpop3d::daemon

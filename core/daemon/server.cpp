@@ -1,0 +1,866 @@
+// server.cpp - the event loop and the glue between sockets, the POP3
+// engine, the auth chain and maildrops (see server.hpp).
+//
+// DIAGNOSTICS (one key=value line each; never a password):
+//   event=ready listeners=...                      serving
+//   event=login user= rip= lip= tls= method= messages= octets=
+//   event=auth_failed user= rip= lip= method=     (fail2ban: rip=<HOST>)
+//   event=logout user= rip= reason= retrieved= retrieved_octets= deleted=
+//                deleted_octets= duration_ms=
+//   event=refused rip= reason=limit_total|limit_ip
+//   event=maildrop_error user= why=
+#include "daemon/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <variant>
+
+#include "daemon/maildrop.hpp"
+#include "modload/host_services.hpp"
+#include "pop3/encoder.hpp"
+#include "pop3/engine.hpp"
+#include "util/log.hpp"
+
+namespace modpop3d::daemon
+{
+
+namespace
+{
+
+constexpr std::size_t read_chunk = 16384;
+constexpr std::size_t stream_high_water = 256 * 1024; // pause the mailbox above this
+constexpr uint64_t listener_tag = 1ull << 63;          // epoll data for listeners
+constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
+constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
+
+const char *method_name(pop3::LoginMethod m)
+{
+    switch (m) {
+    case pop3::LoginMethod::user_pass:
+        return "USER";
+    case pop3::LoginMethod::apop:
+        return "APOP";
+    case pop3::LoginMethod::sasl_plain:
+        return "PLAIN";
+    case pop3::LoginMethod::sasl_login:
+        return "LOGIN";
+    default:
+        return "SASL";
+    }
+}
+
+const char *reason_name(pop3::CloseReason r)
+{
+    switch (r) {
+    case pop3::CloseReason::quit:
+        return "quit";
+    case pop3::CloseReason::peer_closed:
+        return "disconnected";
+    case pop3::CloseReason::timeout:
+        return "timeout";
+    case pop3::CloseReason::bad_commands:
+        return "bad_commands";
+    case pop3::CloseReason::long_lines:
+        return "long_lines";
+    case pop3::CloseReason::auth_failures:
+        return "auth_failures";
+    case pop3::CloseReason::tls_failed:
+        return "tls_failed";
+    case pop3::CloseReason::retrieve_failed:
+        return "retrieve_failed";
+    default:
+        return "protocol_misuse";
+    }
+}
+
+} // namespace
+
+// One client connection.
+struct Connection {
+    uint64_t id = 0;
+    int fd = -1;
+    net::Endpoint peer, local;
+    std::unique_ptr<pop3::Engine> engine;
+    std::shared_ptr<modpop3d_session> session = std::make_shared<modpop3d_session>();
+    std::string out;
+    std::size_t out_pos = 0;
+    Maildrop maildrop;
+    std::map<std::string, std::string> auth_result;
+    std::string login_name; // as rewritten, for logs
+    const char *method = "USER";
+    bool auth_pending = false;
+    bool closing = false;
+    bool hard_close = false;
+    const char *close_reason = "disconnected";
+    bool logged_in = false;
+    uint64_t accepted_ms = 0, last_activity_ms = 0, last_write_ms = 0, login_ms = 0;
+    uint32_t interest = 0;
+
+    struct Streaming {
+        pop3::Retrieve request;
+        uint64_t offset = 0;
+        bool started = false;
+        pop3::MessageEncoder encoder;
+    };
+    std::optional<Streaming> streaming;
+
+    std::size_t pending_out() const { return out.size() - out_pos; }
+};
+
+Server::Server(config::Configuration &config, modload::ModuleSet &modules)
+    : config_(config), settings_(config.core), modules_(modules), chain_(modules)
+{
+}
+
+Server::~Server()
+{
+    while (!connections_.empty())
+        destroy(*connections_.begin()->second);
+    for (auto &l : listeners_)
+        close(l.fd);
+    if (signal_fd_ >= 0)
+        close(signal_fd_);
+    if (epoll_ >= 0)
+        close(epoll_);
+}
+
+uint64_t Server::now_ms() const
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+bool Server::open_listeners(std::string &why)
+{
+    for (const auto &text : settings_.listen) {
+        net::ListenSpec spec;
+        net::Listener l;
+        if (!net::parse_listen(text, spec, why) || !net::open_listener(spec, l, why))
+            return false;
+        listeners_.push_back(l);
+    }
+    return true;
+}
+
+int Server::run()
+{
+    pool_ = std::make_unique<ThreadPool>(static_cast<unsigned>(settings_.auth_threads));
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    auto add = [&](int fd, uint64_t tag) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = tag;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    };
+    std::string names;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        add(listeners_[i].fd, listener_tag | i);
+        names += (names.empty() ? "" : ",") + listeners_[i].spec.text;
+    }
+    add(signal_fd_, signal_tag);
+    add(pool_->event_fd(), pool_tag);
+    log::writef(log::Info, "", "event=ready listeners=%s pid=%d", log::quote(names).c_str(),
+                getpid());
+
+    uint64_t last_tick = now_ms();
+    epoll_event events[128];
+    while (!stopping_ || (!connections_.empty() && now_ms() < stop_deadline_ms_)) {
+        int n = epoll_wait(epoll_, events, 128, 100);
+        if (n < 0 && errno != EINTR) {
+            log::writef(log::Err, "", "event=epoll_failed error=%s", std::strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; ++i) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == signal_tag) {
+                signalfd_siginfo si;
+                while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+                    if (si.ssi_signo == SIGHUP) {
+                        log::write(log::Notice, "",
+                                   "event=reload_ignored reason=\"reload is not supported yet; "
+                                   "restart to apply changes\"");
+                        continue;
+                    }
+                    if (!stopping_) {
+                        stopping_ = true;
+                        stop_deadline_ms_ = now_ms() + static_cast<uint64_t>(
+                                                           settings_.shutdown_timeout_ms);
+                        for (auto &l : listeners_) {
+                            epoll_ctl(epoll_, EPOLL_CTL_DEL, l.fd, nullptr);
+                            close(l.fd);
+                        }
+                        listeners_.clear();
+                        log::writef(log::Info, "", "event=stopping signal=%u sessions=%zu",
+                                    si.ssi_signo, connections_.size());
+                    }
+                }
+            } else if (tag == pool_tag) {
+                pool_->run_completions();
+            } else if (tag & listener_tag) {
+                std::size_t idx = tag & ~listener_tag;
+                if (idx < listeners_.size())
+                    accept_on(listeners_[idx]);
+            } else {
+                auto it = connections_.find(tag);
+                if (it != connections_.end())
+                    on_io(*it->second, events[i].events);
+            }
+        }
+        if (now_ms() - last_tick >= 100) {
+            last_tick = now_ms();
+            tick();
+        }
+    }
+    if (!connections_.empty())
+        log::writef(log::Notice, "", "event=drain_timeout sessions=%zu", connections_.size());
+    while (!connections_.empty()) {
+        Connection &c = *connections_.begin()->second;
+        c.close_reason = "shutdown";
+        destroy(c);
+    }
+    pool_.reset();
+    log::write(log::Info, "", "event=stopped");
+    return 0;
+}
+
+void Server::accept_on(const net::Listener &l)
+{
+    for (int i = 0; i < 64; ++i) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        int fd = accept4(l.fd, reinterpret_cast<sockaddr *>(&ss), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        net::Endpoint peer = net::endpoint_of(ss);
+        sockaddr_storage ls{};
+        socklen_t llen = sizeof ls;
+        getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
+        const char *refuse = nullptr;
+        if (static_cast<int64_t>(connections_.size()) >= settings_.max_connections)
+            refuse = "limit_total";
+        else if (per_ip_[peer.limit_key] >= settings_.max_connections_per_ip)
+            refuse = "limit_ip";
+        if (refuse != nullptr) {
+            static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try later\r\n";
+            ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            close(fd);
+            log::writef(log::Warning, "", "event=refused rip=%s reason=%s", peer.ip.c_str(),
+                        refuse);
+            continue;
+        }
+        auto c = std::make_unique<Connection>();
+        c->id = next_id_++;
+        c->fd = fd;
+        c->peer = peer;
+        c->local = net::endpoint_of(ls);
+        c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
+        c->session->set("client_ip", peer.ip);
+        c->session->set("client_port", std::to_string(peer.port));
+        c->session->set("local_ip", c->local.ip);
+        c->session->set("local_port", std::to_string(c->local.port));
+        c->session->set("listener", l.spec.text);
+        c->session->set("tls", "0");
+        c->session->set("session_id", std::to_string(c->id));
+
+        pop3::EngineConfig ec;
+        ec.greeting = "modpop3d ready";
+        ec.capabilities.implementation = settings_.implementation;
+        ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
+        ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
+        ec.commit_on_early_close = settings_.commit_on_early_close;
+        pop3::ConnectionFacts facts;
+        facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
+        facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+        if (settings_.apop && chain_.can_serve_credentials()) {
+            unsigned char rnd[12];
+            modload::host_table()->random_bytes(rnd, sizeof rnd);
+            std::string ts = "<";
+            static const char hex[] = "0123456789abcdef";
+            for (unsigned char b : rnd) {
+                ts += hex[b >> 4];
+                ts += hex[b & 15];
+            }
+            ts += "." + std::to_string(getpid()) + "@modpop3d>";
+            facts.apop_available = true;
+            facts.apop_timestamp = ts;
+        }
+        c->engine = std::make_unique<pop3::Engine>(ec, facts);
+        per_ip_[peer.limit_key]++;
+        Connection &ref = *c;
+        connections_[c->id] = std::move(c);
+        epoll_event ev{};
+        ev.events = 0;
+        ev.data.u64 = ref.id;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        pump(ref);
+    }
+}
+
+void Server::on_io(Connection &c, uint32_t events)
+{
+    uint64_t id = c.id;
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (!(events & EPOLLIN)) {
+            c.engine->connection_lost();
+            c.hard_close = true;
+        }
+    }
+    if ((events & EPOLLIN) && c.engine->wants_input() && !c.closing) {
+        char buf[read_chunk];
+        ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            c.last_activity_ms = now_ms();
+            c.engine->feed(std::string_view(buf, static_cast<std::size_t>(n)));
+        } else if (n == 0) {
+            c.engine->peer_closed();
+        } else if (errno != EAGAIN && errno != EINTR) {
+            c.engine->connection_lost();
+            c.hard_close = true;
+        }
+    }
+    if (connections_.count(id) != 0)
+        pump(c);
+}
+
+void Server::pump(Connection &c)
+{
+    uint64_t id = c.id;
+    for (int round = 0; round < 1000; ++round) {
+        c.out += c.engine->take_output();
+        auto action = c.engine->next_action();
+        if (!action)
+            break;
+        handle_action(c, std::move(*action));
+        if (connections_.count(id) == 0)
+            return;
+    }
+    c.out += c.engine->take_output();
+    flush(c);
+    if (connections_.count(id) == 0)
+        return;
+    if (c.streaming && c.pending_out() < stream_high_water / 2) {
+        stream(c);
+        if (connections_.count(id) == 0)
+            return;
+        c.out += c.engine->take_output();
+        flush(c);
+        if (connections_.count(id) == 0)
+            return;
+        if (c.engine->has_action() || c.engine->has_output())
+            return pump(c); // the message ended: answer what was pipelined after it
+    }
+    if (c.closing && (c.pending_out() == 0 || c.hard_close)) {
+        destroy(c);
+        return;
+    }
+    update_interest(c);
+}
+
+void Server::handle_action(Connection &c, pop3::Action action)
+{
+    std::visit(
+        [&](auto &a) {
+            using T = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<T, pop3::VerifyPlain>) {
+                c.method = method_name(a.method);
+                start_auth(c, false, std::move(a.user), std::move(a.password), "");
+                std::fill(a.password.begin(), a.password.end(), '\0');
+            } else if constexpr (std::is_same_v<T, pop3::VerifyApop>) {
+                c.method = "APOP";
+                start_auth(c, true, std::move(a.user), std::move(a.digest), a.timestamp);
+            } else if constexpr (std::is_same_v<T, pop3::SaslStep>) {
+                // No host-owned mechanism is offered yet (CRAM-MD5 and SCRAM
+                // come with TLS), so a step can only be a client error.
+                c.engine->auth_result(pop3::Outcome::auth_failed);
+            } else if constexpr (std::is_same_v<T, pop3::SaslAbort>) {
+                // nothing to free: no host-owned SASL state exists
+            } else if constexpr (std::is_same_v<T, pop3::OpenMaildrop>) {
+                open_maildrop(c);
+            } else if constexpr (std::is_same_v<T, pop3::Retrieve>) {
+                c.streaming.emplace(Connection::Streaming{a, 0, false,
+                                                          pop3::MessageEncoder(a.top_lines)});
+                stream(c);
+            } else if constexpr (std::is_same_v<T, pop3::StartTls>) {
+                c.engine->tls_failed(); // never offered: no TLS on this listener
+            } else if constexpr (std::is_same_v<T, pop3::Commit>) {
+                int32_t rc = c.maildrop.commit(a.deleted, a.retrieved);
+                if (rc != MODPOP3D_OK)
+                    log::writef(log::Err, "", "event=commit_failed user=%s status=%d",
+                                log::quote(c.login_name).c_str(), rc);
+                if (!a.early_close)
+                    c.engine->commit_finished(
+                        pop3::outcome_from_status(rc, pop3::StatusContext::commit));
+            } else if constexpr (std::is_same_v<T, pop3::Close>) {
+                c.closing = true;
+                c.close_reason = reason_name(a.reason);
+            }
+        },
+        action);
+}
+
+void Server::start_auth(Connection &c, bool apop, std::string login, std::string secret,
+                        std::string timestamp)
+{
+    std::string user = rewrite_login(login, settings_);
+    c.login_name = user.empty() ? login : user;
+    c.auth_pending = true;
+    if (user.empty()) {
+        // Refused outright, but answered like any failure, after the delay.
+        std::fill(secret.begin(), secret.end(), '\0');
+        deliver_auth(c, MODPOP3D_E_NOUSER);
+        return;
+    }
+    c.session->set("user", user);
+    c.session->set("method", c.method);
+    auto session = c.session;
+    auto result = std::make_shared<AuthAnswer>();
+    uint64_t id = c.id;
+    pool_->submit(
+        [this, session, result, apop, user, secret = std::move(secret),
+         timestamp = std::move(timestamp)]() mutable {
+            *result = apop ? chain_.verify_apop(*session, user, timestamp, secret)
+                           : chain_.verify_plain(*session, user, secret);
+            std::fill(secret.begin(), secret.end(), '\0');
+            modpop3d_event_info info{};
+            info.struct_size = sizeof info;
+            if (result->status == MODPOP3D_OK) {
+                info.event = MODPOP3D_EV_AUTH_OK;
+                int32_t veto = chain_.run_hooks(MODPOP3D_EV_AUTH_OK, *session, info);
+                if (veto != MODPOP3D_OK)
+                    result->status = veto == MODPOP3D_E_TEMP ? veto : MODPOP3D_E_PERM;
+            } else {
+                info.event = MODPOP3D_EV_AUTH_FAIL;
+                chain_.run_hooks(MODPOP3D_EV_AUTH_FAIL, *session, info);
+            }
+        },
+        [this, id, result] {
+            auto it = connections_.find(id);
+            if (it == connections_.end())
+                return; // the client left while its login was checked
+            it->second->auth_result = result->result;
+            deliver_auth(*it->second, result->status);
+        });
+}
+
+void Server::deliver_auth(Connection &c, int32_t status)
+{
+    if (status == MODPOP3D_OK) {
+        c.auth_pending = false;
+        const std::string &canonical = c.auth_result["user"];
+        if (!canonical.empty())
+            c.session->set("user", canonical);
+        if (auto h = c.auth_result.find("home"); h != c.auth_result.end())
+            c.session->set("home", h->second);
+        c.engine->auth_result(pop3::Outcome::ok, canonical);
+        pump(c);
+        return;
+    }
+    pop3::Outcome outcome = pop3::outcome_from_status(status, pop3::StatusContext::login);
+    if (outcome == pop3::Outcome::auth_failed) {
+        log::writef(log::Notice, "", "event=auth_failed user=%s rip=%s lip=%s method=%s",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                    c.method);
+        // Growing delays per client address, on timers: no thread waits.
+        Failures &f = failures_[c.peer.limit_key];
+        uint64_t now = now_ms();
+        if (now - f.last_ms > 600000)
+            f.count = 0;
+        f.count = std::min(f.count + 1, 8);
+        f.last_ms = now;
+        uint64_t delay = static_cast<uint64_t>(settings_.auth_failure_delay_ms) *
+                         static_cast<uint64_t>(f.count);
+        if (delay > 0) {
+            delayed_.push_back(Delayed{now + delay, c.id, status}); // answered by tick()
+            c.auth_result.clear();
+            return;
+        }
+    } else {
+        log::writef(log::Warning, "", "event=auth_error user=%s rip=%s status=%d",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), status);
+    }
+    c.auth_pending = false;
+    c.auth_result.clear();
+    c.engine->auth_result(outcome);
+    pump(c);
+}
+
+void Server::open_maildrop(Connection &c)
+{
+    auto fail = [&](pop3::Outcome o, const std::string &why) {
+        log::writef(log::Warning, "", "event=maildrop_error user=%s rip=%s why=%s",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), log::quote(why).c_str());
+        c.maildrop.close();
+        c.engine->maildrop_failed(o);
+    };
+    // The fast path serves every maildrop as this process's user: a result
+    // naming another uid cannot be served here, and is refused rather than
+    // opened with the wrong rights.
+    if (auto uid = c.auth_result.find("uid"); uid != c.auth_result.end() && getuid() != 0 &&
+                                               std::to_string(getuid()) != uid->second) {
+        fail(pop3::Outcome::perm_failure, "uid " + uid->second +
+                                              " differs from the server's uid " +
+                                              std::to_string(getuid()) + " (set mail-user)");
+        return;
+    }
+    std::string spec = c.auth_result.count("mailbox") ? c.auth_result["mailbox"]
+                                                      : settings_.default_mailbox;
+    std::string why;
+    int32_t rc = c.maildrop.open(modules_, *c.session, spec, why);
+    if (rc != MODPOP3D_OK) {
+        fail(rc == MODPOP3D_E_NOENT || rc == MODPOP3D_E_INVAL
+                 ? pop3::Outcome::perm_failure
+                 : pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
+             why);
+        return;
+    }
+    std::vector<pop3::MessageInfo> messages;
+    rc = c.maildrop.list(messages);
+    if (rc != MODPOP3D_OK) {
+        fail(pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
+             "cannot list " + c.maildrop.location());
+        return;
+    }
+    uint64_t octets = 0;
+    for (const auto &m : messages)
+        octets += m.size;
+    modpop3d_event_info info{};
+    info.struct_size = sizeof info;
+    info.event = MODPOP3D_EV_LOGIN;
+    info.messages = static_cast<uint32_t>(messages.size());
+    info.octets = octets;
+    info.mailbox_path = c.maildrop.location().c_str();
+    int32_t veto = chain_.run_hooks(MODPOP3D_EV_LOGIN, *c.session, info);
+    if (veto != MODPOP3D_OK) {
+        fail(veto == MODPOP3D_E_TEMP ? pop3::Outcome::temp_failure : pop3::Outcome::auth_failed,
+             "a hook refused the login");
+        return;
+    }
+    std::size_t count = messages.size();
+    if (!c.engine->maildrop_opened(std::move(messages))) {
+        c.maildrop.close();
+        log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
+                    log::quote(c.login_name).c_str());
+        return;
+    }
+    c.logged_in = true;
+    c.login_ms = now_ms();
+    log::writef(log::Info, "",
+                "event=login user=%s rip=%s lip=%s tls=0 method=%s messages=%zu octets=%llu "
+                "mailbox=%s",
+                log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                c.method, count, static_cast<unsigned long long>(octets),
+                log::quote(c.maildrop.location()).c_str());
+}
+
+namespace
+{
+
+struct SinkContext {
+    Connection *c;
+    bool paused = false;
+};
+
+int32_t sink_write(void *ctx, const void *data, size_t len) noexcept
+{
+    auto *sc = static_cast<SinkContext *>(ctx);
+    Connection &c = *sc->c;
+    auto &st = *c.streaming;
+    try {
+        if (!st.started) {
+            st.started = true;
+            c.engine->retrieve_started();
+            c.out += c.engine->take_output();
+        }
+        st.offset += len;
+        if (st.encoder.encode(std::string_view(static_cast<const char *>(data), len), c.out))
+            return MODPOP3D_STOP;
+    } catch (...) {
+        return MODPOP3D_E_NOMEM;
+    }
+    if (c.pending_out() >= stream_high_water) {
+        sc->paused = true;
+        return MODPOP3D_PAUSE;
+    }
+    return MODPOP3D_OK;
+}
+
+} // namespace
+
+void Server::stream(Connection &c)
+{
+    auto &st = *c.streaming;
+    SinkContext sc{&c};
+    modpop3d_sink sink{sizeof(modpop3d_sink), &sc, sink_write};
+    int32_t rc = c.maildrop.retrieve(st.request.index, st.offset, sink);
+    if (rc == MODPOP3D_PAUSE)
+        return; // resumed by pump() once the client has read enough
+    if (rc == MODPOP3D_OK) {
+        if (!st.started) {
+            c.engine->retrieve_started();
+            c.out += c.engine->take_output();
+        }
+        st.encoder.finish(c.out);
+        c.streaming.reset();
+        c.engine->retrieve_finished(pop3::Outcome::ok);
+        c.last_activity_ms = now_ms();
+        return;
+    }
+    log::writef(log::Warning, "", "event=retrieve_failed user=%s message=%u status=%d",
+                log::quote(c.login_name).c_str(), st.request.number, rc);
+    c.streaming.reset();
+    c.engine->retrieve_finished(pop3::outcome_from_status(rc, pop3::StatusContext::message));
+}
+
+void Server::flush(Connection &c)
+{
+    while (c.pending_out() > 0) {
+        ssize_t n = send(c.fd, c.out.data() + c.out_pos, c.pending_out(), MSG_NOSIGNAL);
+        if (n > 0) {
+            c.out_pos += static_cast<std::size_t>(n);
+            c.last_write_ms = now_ms();
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        // The client is gone: nothing more can be sent.
+        c.engine->connection_lost();
+        c.hard_close = true;
+        c.closing = true;
+        c.out.clear();
+        c.out_pos = 0;
+        c.streaming.reset();
+        // Let the engine queue what a drop implies (an early commit, Close).
+        while (auto a = c.engine->next_action())
+            handle_action(c, std::move(*a));
+        return;
+    }
+    if (c.out_pos == c.out.size()) {
+        c.out.clear();
+        c.out_pos = 0;
+    } else if (c.out_pos > 65536) {
+        c.out.erase(0, c.out_pos);
+        c.out_pos = 0;
+    }
+}
+
+void Server::update_interest(Connection &c)
+{
+    uint32_t want = 0;
+    if (!c.closing && c.engine->wants_input() && !c.streaming)
+        want |= EPOLLIN;
+    if (c.pending_out() > 0)
+        want |= EPOLLOUT;
+    if (want == c.interest)
+        return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = c.id;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.interest = want;
+}
+
+void Server::destroy(Connection &c)
+{
+    if (c.logged_in) {
+        const pop3::Stats &s = c.engine->stats();
+        uint64_t duration = now_ms() - c.login_ms;
+        log::writef(log::Info, "",
+                    "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
+                    "deleted=%u deleted_octets=%llu duration_ms=%llu",
+                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
+                    s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
+                    s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
+                    static_cast<unsigned long long>(duration));
+        modpop3d_event_info info{};
+        info.struct_size = sizeof info;
+        info.event = MODPOP3D_EV_LOGOUT;
+        info.messages = s.maildrop_messages;
+        info.octets = s.maildrop_octets;
+        info.retrieved = s.retrieved_messages;
+        info.retrieved_octets = s.retrieved_octets;
+        info.deleted = s.deleted_messages;
+        info.deleted_octets = s.deleted_octets;
+        info.duration_usec = duration * 1000;
+        info.mailbox_path = c.maildrop.location().c_str();
+        chain_.run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
+    }
+    c.maildrop.close(); // releases the lock; deletes nothing
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    if (--per_ip_[c.peer.limit_key] <= 0)
+        per_ip_.erase(c.peer.limit_key);
+    connections_.erase(c.id);
+}
+
+void Server::tick()
+{
+    uint64_t now = now_ms();
+    // Delayed answers to failed logins.
+    std::vector<Delayed> due;
+    auto split = std::partition(delayed_.begin(), delayed_.end(),
+                                [&](const Delayed &d) { return d.due_ms > now; });
+    due.assign(split, delayed_.end());
+    delayed_.erase(split, delayed_.end());
+    for (const auto &d : due) {
+        auto it = connections_.find(d.id);
+        if (it == connections_.end())
+            continue;
+        Connection &c = *it->second;
+        c.auth_pending = false;
+        c.engine->auth_result(pop3::Outcome::auth_failed);
+        pump(c);
+    }
+    std::vector<uint64_t> expired, stalled;
+    for (auto &[id, cp] : connections_) {
+        Connection &c = *cp;
+        if (c.closing)
+            continue;
+        if (c.pending_out() > 0 &&
+            now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
+            stalled.push_back(id);
+        } else if (!c.logged_in &&
+                   now - c.accepted_ms > static_cast<uint64_t>(settings_.timeout_preauth_ms)) {
+            expired.push_back(id);
+        } else if (c.logged_in && !c.streaming &&
+                   now - c.last_activity_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
+            expired.push_back(id);
+        } else if (c.logged_in && now - c.last_activity_ms > 60000 &&
+                   (now / 1000) % 60 == 0) {
+            c.maildrop.keepalive();
+        }
+    }
+    for (uint64_t id : expired) {
+        auto it = connections_.find(id);
+        if (it == connections_.end())
+            continue;
+        it->second->engine->idle_timeout();
+        pump(*it->second);
+    }
+    for (uint64_t id : stalled) {
+        auto it = connections_.find(id);
+        if (it == connections_.end())
+            continue;
+        Connection &c = *it->second;
+        c.engine->connection_lost();
+        c.hard_close = true;
+        c.closing = true;
+        c.close_reason = "output_stalled";
+        destroy(c);
+    }
+}
+
+namespace
+{
+
+// drop_privileges - become mail-user (and mail-group) for good. A root
+// server without mail-user refuses to run: sessions never run as root.
+bool drop_privileges(const config::CoreSettings &s, std::string &why)
+{
+    if (getuid() != 0 && geteuid() != 0) {
+        if (!s.mail_user.empty()) {
+            passwd *pw = getpwnam(s.mail_user.c_str());
+            if (pw == nullptr || pw->pw_uid != getuid()) {
+                why = "mail-user '" + s.mail_user +
+                      "' differs from the user running modpop3d; start it as root to switch";
+                return false;
+            }
+        }
+        return true;
+    }
+    if (s.mail_user.empty()) {
+        why = "running as root needs 'mail-user' (the user owning the virtual mailboxes); "
+              "sessions never run as root";
+        return false;
+    }
+    passwd *pw = getpwnam(s.mail_user.c_str());
+    if (pw == nullptr) {
+        why = "mail-user '" + s.mail_user + "' does not exist";
+        return false;
+    }
+    if (pw->pw_uid == 0) {
+        why = "mail-user must not be root";
+        return false;
+    }
+    gid_t gid = pw->pw_gid;
+    if (!s.mail_group.empty()) {
+        group *gr = getgrnam(s.mail_group.c_str());
+        if (gr == nullptr) {
+            why = "mail-group '" + s.mail_group + "' does not exist";
+            return false;
+        }
+        gid = gr->gr_gid;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
+        why = std::string("cannot switch to mail-user: ") + std::strerror(errno);
+        return false;
+    }
+    if (setuid(0) == 0) {
+        why = "could regain root after dropping privileges";
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+int serve(const std::string &config_file, bool foreground_stderr)
+{
+    config::Diagnostics diags;
+    config::Configuration conf;
+    bool ok = config::load_configuration(config_file, conf, diags);
+    log::init(foreground_stderr || conf.core.log_target == "stderr" ? log::Target::Stderr
+                                                                    : log::Target::Syslog,
+              std::max(log::level_from_name(conf.core.log_level), log::Err));
+    modload::Loader loader(conf.core.module_dir);
+    modload::ModuleSet modules;
+    ok = modules.configure(conf.text, loader, diags) && ok;
+    if (ok)
+        ok = modules.instantiate(diags);
+    if (!ok) {
+        for (const auto &l : diags.lines())
+            std::cerr << "modpop3d: " << l << '\n';
+        std::cerr << "modpop3d: not started: fix the configuration (check with modpop3d -t -f "
+                  << config_file << ")\n";
+        return 1;
+    }
+    if (modules.of_kind(MODPOP3D_KIND_AUTH).empty())
+        log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
+    Server server(conf, modules);
+    std::string why;
+    if (!server.open_listeners(why) || !drop_privileges(conf.core, why)) {
+        std::cerr << "modpop3d: " << why << '\n';
+        return 1;
+    }
+    if (!modules.process_init(diags)) {
+        for (const auto &l : diags.lines())
+            std::cerr << "modpop3d: " << l << '\n';
+        return 1;
+    }
+    return server.run();
+}
+
+} // namespace modpop3d::daemon

@@ -1,0 +1,45 @@
+// listener.hpp - listening sockets from "listen:" values.
+//
+// A value is ADDR:PORT with ADDR an IPv4 address, a bracketed IPv6 address
+// ("[::1]:110") or "*" (all IPv6 and IPv4 addresses). Sockets are
+// non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are IPv6-only so
+// that "0.0.0.0:110" and "[::]:110" can be given together.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+namespace modpop3d::net
+{
+
+struct ListenSpec {
+    std::string address; // numeric, without brackets
+    int port = 0;
+    std::string text; // as written
+};
+
+// parse_listen - false with `why` set for a malformed value.
+bool parse_listen(const std::string &text, ListenSpec &out, std::string &why);
+
+struct Listener {
+    int fd = -1;
+    ListenSpec spec;
+};
+
+// open_listener - bind and listen; false with `why` (naming the address and
+// the errno text) on failure.
+bool open_listener(const ListenSpec &spec, Listener &out, std::string &why);
+
+// Text form of a peer or local address, and whether it is loopback.
+struct Endpoint {
+    std::string ip;
+    int port = 0;
+    bool loopback = false;
+    std::string limit_key; // IPv4 address, or the /64 prefix of an IPv6 address
+};
+
+Endpoint endpoint_of(const sockaddr_storage &ss);
+
+} // namespace modpop3d::net
