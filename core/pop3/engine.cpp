@@ -48,7 +48,12 @@ std::string to_upper(std::string_view s)
 
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
-    return a.size() == b.size() && to_upper(a) == to_upper(b);
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (upper(a[i]) != upper(b[i]))
+            return false;
+    return true;
 }
 
 // valid_name - a login name the engine passes on: non-empty, no control
@@ -178,7 +183,9 @@ void Engine::idle_timeout()
 {
     if (state_ == State::closed || await_ == Await::commit)
         return;
-    reply::err(out_, "", "Disconnected for inactivity");
+    // In the middle of a message body a reply line would corrupt it.
+    if (await_ != Await::retrieve_body)
+        reply::err(out_, "", "Disconnected for inactivity");
     close(CloseReason::timeout);
 }
 

@@ -121,11 +121,15 @@ class Engine
     // commit_on_early_close in TRANSACTION a Commit follows, then Close.
     // A Commit already under way is left to finish.
     void connection_lost();
-    // idle_timeout - the host's inactivity timer fired: "-ERR" and Close.
-    // Commits nothing. Ignored while a Commit is under way.
+    // idle_timeout - the host's inactivity timer fired: "-ERR" (unless a
+    // message body is being sent) and Close. Commits nothing. Outstanding
+    // actions are abandoned as for connection_lost(). Ignored while a Commit
+    // is under way.
     void idle_timeout();
     // wants_input - false when closed, during STLS, after EOF, or while the
     // unprocessed input exceeds the buffer limit (stop reading: backpressure).
+    // feed() itself never refuses bytes: the host bounds memory by obeying
+    // this.
     bool wants_input() const noexcept;
 
     // ---- output ----

@@ -278,6 +278,21 @@ TEST(Retrieval, FailureAfterStartCloses)
     EXPECT_EQ(count_of<Commit>(s.actions), 0u) << "the pipelined QUIT is never reached";
 }
 
+TEST(Retrieval, TimeoutDuringTheBodyAddsNoReplyLine)
+{
+    Session s;
+    s.manual = true;
+    s.send("RETR 1\r\n");
+    s.engine.retrieve_started();
+    s.pump();
+    const std::string before = s.wire;
+    s.engine.idle_timeout();
+    s.pump();
+    EXPECT_EQ(s.wire, before) << "a -ERR here would become part of the message";
+    EXPECT_EQ(s.closed, CloseReason::timeout);
+    EXPECT_FALSE(s.engine.retrieve_finished(Outcome::ok)) << "the retrieval was abandoned";
+}
+
 TEST(Retrieval, FinishedWithoutStartIsMisuse)
 {
     Session s;
