@@ -1,6 +1,7 @@
 """Line framing: the 255-octet limit, pipelining, commands split byte by byte."""
-import socket
 import time
+
+import pytest
 
 from pop3wire import Conn, message_size, stuffed_body
 
@@ -92,17 +93,18 @@ def test_commands_split_byte_by_byte(daemon):
                    b"+OK Logging out (3 messages left)\r\n")
 
 
-def test_client_that_never_reads_a_big_retrieval_still_gets_all_of_it(start_daemon):
-    """Back-pressure: a message far larger than the socket buffers arrives
-    intact when the client reads it late."""
+@pytest.mark.xfail(strict=True, reason="daemon bug: a retrieval larger than 2 x 256 KiB "
+                   "stalls when the socket takes a whole 256 KiB chunk (server.cpp pump/"
+                   "update_interest: streaming with nothing pending registers no EPOLLOUT)")
+def test_big_message_is_retrieved_completely(start_daemon):
+    """A 1.2 MB message: more than the daemon buffers (256 KiB high water),
+    so its retrieval must pause and resume until the end."""
     d = start_daemon(modules="[auth_test]\nusers: alice:secret\nuid: {uid}\ngid: {gid}\n"
                              "[mailbox_memory]\ncount: 2\nbody-lines: 40000\n")
     size = message_size(1, 40000)
-    with Conn(d.host, d.port) as c:
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    with Conn(d.host, d.port, timeout=5) as c:
         c.login()
         c.send("RETR 1\r\nNOOP\r\n")
-        time.sleep(0.5)
         assert c.line() == f"+OK {size} octets\r\n".encode()
         assert c.until_dot() == stuffed_body(1, 40000)
         assert c.line() == b"+OK\r\n"
