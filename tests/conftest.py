@@ -186,9 +186,17 @@ def _start_daemon(binary, module_dir, workdir, name, core, modules):
             daemon.terminate()
             raise AssertionError(f"modpop3d not ready within 15s:\n{daemon.log_text()}")
         time.sleep(0.02)
-    # The log says ready; the port must answer too.
+    # The log says ready; the port must answer too. The probe quits and waits
+    # for the close, so that it no longer counts against connection limits.
     with socket.create_connection((daemon.host, port), timeout=5) as s:
-        pass
+        s.sendall(b"QUIT\r\n")
+        got = b""
+        for _ in range(100):
+            data = s.recv(4096)
+            if not data:
+                break
+            got += data
+        assert got == b"+OK modpop3d ready\r\n+OK Logging out\r\n", got
     return daemon
 
 
