@@ -1,4 +1,6 @@
 """POP3 sessions over raw sockets: exact bytes of every reply (RFC 1939, 2449)."""
+import pytest
+
 from pop3wire import Conn, login_retrying, message_size, stuffed_body
 
 S1, S2, S3 = message_size(1), message_size(2), message_size(3, last=True)
@@ -237,3 +239,21 @@ def test_list_sizes_match_retrieved_octets(start_daemon):
             assert octets - (2 if n == 5 else 0) == size, n
             assert c.cmd(f"LIST {n}") == f"+OK {n} {size}\r\n"
         assert c.cmd("QUIT") == "+OK Logging out (5 messages left)\r\n"
+
+
+@pytest.mark.xfail(strict=True, reason="daemon bug: with commit-on-early-close the early "
+                   "Commit is applied but commit_finished() is never called (server.cpp "
+                   "handle_action, Commit branch skips it when early_close), so the session "
+                   "never closes and the maildrop stays locked")
+def test_commit_on_early_close_applies_deletions(start_daemon):
+    d = start_daemon(core={"commit-on-early-close": "yes"})
+    c = Conn(d.host, d.port)
+    c.login()
+    assert c.cmd("DELE 1") == "+OK Message deleted\r\n"
+    c.close()  # no QUIT: tpop3d's behaviour applies the deletion anyway
+    c, reply = login_retrying(d.host, d.port, timeout=5)
+    with c:
+        assert reply == f"+OK Logged in, 2 messages ({S2 + S3} octets)\r\n"
+        assert c.multi("UIDL") == b"+OK Unique-ID listing follows\r\n1 mem-2\r\n2 mem-3\r\n.\r\n"
+    log = d.wait_log("event=logout")
+    assert " reason=disconnected " in log and " deleted=1 " in log
