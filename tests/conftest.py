@@ -84,14 +84,6 @@ import time
 SESSION_UID = 65534 if os.getuid() == 0 else os.getuid()
 SESSION_GID = 65534 if os.getuid() == 0 else os.getgid()
 
-# KNOWN BUG (reported to the lead): Server::run() in core/daemon/server.cpp
-# starts the auth thread pool before it blocks SIGTERM/SIGINT/SIGHUP for its
-# signalfd, so the workers keep those signals unblocked and SIGTERM kills the
-# process (exit status -15) instead of the graceful stop. While this is True
-# the fixture tolerates exactly that status and tests/proto/test_shutdown.py
-# marks its exit-status checks xfail(strict=True); set it to False with the fix.
-SIGTERM_KILLS_DAEMON = True
-
 DEFAULT_MODULES = (
     "[auth_test]\n"
     "users: alice:secret bob:hunter2\n"
@@ -218,8 +210,6 @@ def start_daemon(binary, test_module_dir, workdir):
     problems = []
     for d in daemons:
         rc = d.terminate()
-        if SIGTERM_KILLS_DAEMON and rc == -signal.SIGTERM:
-            rc = 0  # the known bug above; test_shutdown.py checks it
         if rc != 0:
             problems.append(f"{d.conf}: exit status {rc}")
         if "level=err" in d.log_text():

@@ -45,6 +45,17 @@ constexpr uint64_t listener_tag = 1ull << 63;          // epoll data for listene
 constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
 constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
 
+// daemon_signals - the signals the event loop handles through a signalfd.
+sigset_t daemon_signals()
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    return mask;
+}
+
 const char *method_name(pop3::LoginMethod m)
 {
     switch (m) {
@@ -157,15 +168,11 @@ bool Server::open_listeners(std::string &why)
 
 int Server::run()
 {
+    // The signals were blocked by serve() before any thread was created, so
+    // every thread inherits the mask and only the signalfd sees them.
+    sigset_t mask = daemon_signals();
     pool_ = std::make_unique<ThreadPool>(static_cast<unsigned>(settings_.auth_threads));
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    signal(SIGPIPE, SIG_IGN);
     signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
     auto add = [&](int fd, uint64_t tag) {
@@ -362,7 +369,10 @@ void Server::pump(Connection &c)
     flush(c);
     if (connections_.count(id) == 0)
         return;
-    if (c.streaming && c.pending_out() < stream_high_water / 2) {
+    // Stream while the socket keeps taking data, a bounded number of rounds
+    // per event so that one big message cannot starve other clients.
+    for (int round = 0; round < 16 && c.streaming && c.pending_out() < stream_high_water / 2;
+         ++round) {
         stream(c);
         if (connections_.count(id) == 0)
             return;
@@ -370,7 +380,7 @@ void Server::pump(Connection &c)
         flush(c);
         if (connections_.count(id) == 0)
             return;
-        if (c.engine->has_action() || c.engine->has_output())
+        if (!c.streaming && (c.engine->has_action() || c.engine->has_output()))
             return pump(c); // the message ended: answer what was pipelined after it
     }
     if (c.closing && (c.pending_out() == 0 || c.hard_close)) {
@@ -411,9 +421,10 @@ void Server::handle_action(Connection &c, pop3::Action action)
                 if (rc != MODPOP3D_OK)
                     log::writef(log::Err, "", "event=commit_failed user=%s status=%d",
                                 log::quote(c.login_name).c_str(), rc);
-                if (!a.early_close)
-                    c.engine->commit_finished(
-                        pop3::outcome_from_status(rc, pop3::StatusContext::commit));
+                // Answered for an early close too: the engine then ends the
+                // session (it sends no reply to a client that is gone).
+                c.engine->commit_finished(
+                    pop3::outcome_from_status(rc, pop3::StatusContext::commit));
             } else if constexpr (std::is_same_v<T, pop3::Close>) {
                 c.closing = true;
                 c.close_reason = reason_name(a.reason);
@@ -672,7 +683,9 @@ void Server::update_interest(Connection &c)
     uint32_t want = 0;
     if (!c.closing && c.engine->wants_input() && !c.streaming)
         want |= EPOLLIN;
-    if (c.pending_out() > 0)
+    // A paused message resumes when the socket is writable, even when all
+    // that was encoded so far has already been sent.
+    if (c.pending_out() > 0 || c.streaming)
         want |= EPOLLOUT;
     if (want == c.interest)
         return;
@@ -849,6 +862,12 @@ int serve(const std::string &config_file, bool foreground_stderr)
     }
     if (modules.of_kind(MODPOP3D_KIND_AUTH).empty())
         log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
+    // Block the loop's signals before any thread exists (auth pool, module
+    // threads): threads inherit the mask, so no thread but the loop's
+    // signalfd ever receives them.
+    sigset_t mask = daemon_signals();
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
     Server server(conf, modules);
     std::string why;
     if (!server.open_listeners(why) || !drop_privileges(conf.core, why)) {

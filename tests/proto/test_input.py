@@ -93,9 +93,6 @@ def test_commands_split_byte_by_byte(daemon):
                    b"+OK Logging out (3 messages left)\r\n")
 
 
-@pytest.mark.xfail(strict=True, reason="daemon bug: a retrieval larger than 2 x 256 KiB "
-                   "stalls when the socket takes a whole 256 KiB chunk (server.cpp pump/"
-                   "update_interest: streaming with nothing pending registers no EPOLLOUT)")
 def test_big_message_is_retrieved_completely(start_daemon):
     """A 1.2 MB message: more than the daemon buffers (256 KiB high water),
     so its retrieval must pause and resume until the end."""

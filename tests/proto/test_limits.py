@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from conftest import SIGTERM_KILLS_DAEMON
 from pop3wire import Conn, login_retrying, message_size
 
 TOTAL = message_size(1) + message_size(2) + message_size(3, last=True)
@@ -105,9 +104,6 @@ def test_timeout_preauth_does_not_apply_after_login(start_daemon):
         assert c.cmd("STAT") == f"+OK 3 {TOTAL}\r\n"
 
 
-@pytest.mark.xfail(SIGTERM_KILLS_DAEMON, strict=True,
-                   reason="daemon bug: the auth thread pool starts before the signals are "
-                   "blocked (server.cpp Server::run), so SIGTERM kills the process")
 def test_sigterm_with_an_idle_daemon_exits_zero(daemon):
     assert daemon.terminate(timeout=15) == 0
     assert "event=stopped" in daemon.log_text()
@@ -125,8 +121,6 @@ def test_sigterm_with_an_open_session_deletes_nothing(start_daemon):
     c.close()
     rc = d.terminate(timeout=15)
     log = d.log_text()
-    if SIGTERM_KILLS_DAEMON and rc == -signal.SIGTERM:
-        pytest.xfail("known bug: SIGTERM kills the daemon (see conftest.SIGTERM_KILLS_DAEMON)")
     assert rc == 0
     assert "event=stopping signal=15 sessions=1" in log
     logout = [l for l in log.splitlines() if "event=logout" in l]

@@ -241,10 +241,6 @@ def test_list_sizes_match_retrieved_octets(start_daemon):
         assert c.cmd("QUIT") == "+OK Logging out (5 messages left)\r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="daemon bug: with commit-on-early-close the early "
-                   "Commit is applied but commit_finished() is never called (server.cpp "
-                   "handle_action, Commit branch skips it when early_close), so the session "
-                   "never closes and the maildrop stays locked")
 def test_commit_on_early_close_applies_deletions(start_daemon):
     d = start_daemon(core={"commit-on-early-close": "yes"})
     c = Conn(d.host, d.port)
