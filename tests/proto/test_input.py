@@ -1,7 +1,6 @@
 """Line framing: the 255-octet limit, pipelining, commands split byte by byte."""
 import time
 
-import pytest
 
 from pop3wire import Conn, message_size, stuffed_body
 

@@ -2,7 +2,6 @@
 import signal
 import time
 
-import pytest
 
 from pop3wire import Conn, login_retrying, message_size
 

@@ -1,5 +1,4 @@
 """POP3 sessions over raw sockets: exact bytes of every reply (RFC 1939, 2449)."""
-import pytest
 
 from pop3wire import Conn, login_retrying, message_size, stuffed_body
 
