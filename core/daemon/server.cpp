@@ -27,6 +27,7 @@
 #include <iostream>
 #include <variant>
 
+#include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "modload/host_services.hpp"
 #include "pop3/encoder.hpp"
@@ -860,6 +861,9 @@ int serve(const std::string &config_file, bool foreground_stderr)
                   << config_file << ")\n";
         return 1;
     }
+    // Make the dummy hash now, so that the first unknown user costs what a
+    // real verification costs and not also the making of the dummy.
+    auth::password_prepare();
     if (modules.of_kind(MODPOP3D_KIND_AUTH).empty())
         log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
     // Block the loop's signals before any thread exists (auth pool, module
