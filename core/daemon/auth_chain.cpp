@@ -4,12 +4,11 @@
 // instance label; passwords never are.
 #include "daemon/auth_chain.hpp"
 
-#include <openssl/evp.h>
+#include "util/log.hpp"
 
 #include <algorithm>
 #include <cctype>
-
-#include "util/log.hpp"
+#include <openssl/evp.h>
 
 namespace modpop3d::daemon
 {
@@ -38,7 +37,10 @@ AuthChain::AuthChain(const modload::ModuleSet &modules)
         locks_[i] = std::make_unique<std::mutex>();
 }
 
-std::mutex &AuthChain::lock_for(const modload::Instance *inst) { return *locks_.at(inst); }
+std::mutex &AuthChain::lock_for(const modload::Instance *inst)
+{
+    return *locks_.at(inst);
+}
 
 bool AuthChain::can_serve_credentials() const
 {
@@ -134,8 +136,8 @@ int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
         }
         if (rc == MODPOP3D_OK)
             continue;
-        log::writef(log::Warning, inst->label(), "event=hook_result hook_event=%u status=%d",
-                    event, rc);
+        log::writef(log::Warning, inst->label(), "event=hook_result hook_event=%u status=%d", event,
+                    rc);
         if ((event == MODPOP3D_EV_AUTH_OK || event == MODPOP3D_EV_LOGIN) &&
             (rc == MODPOP3D_E_PERM || rc == MODPOP3D_E_TEMP))
             return rc;

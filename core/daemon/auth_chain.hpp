@@ -8,14 +8,14 @@
 // time.
 #pragma once
 
+#include "config/core_config.hpp"
+#include "modload/module_set.hpp"
+
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include "config/core_config.hpp"
-#include "modload/module_set.hpp"
 
 namespace modpop3d::daemon
 {
@@ -23,7 +23,7 @@ namespace modpop3d::daemon
 struct AuthAnswer {
     int32_t status = MODPOP3D_E_NOUSER;
     std::map<std::string, std::string> result; // from result_set()
-    std::string instance;                       // label of the instance that answered
+    std::string instance;                      // label of the instance that answered
 };
 
 class AuthChain
@@ -43,8 +43,7 @@ class AuthChain
 
     // run_hooks - call every hook instance subscribed to `event`; the first
     // veto (PERM or TEMP) at AUTH_OK or LOGIN is returned.
-    int32_t run_hooks(uint32_t event, modpop3d_session &session,
-                      const modpop3d_event_info &info);
+    int32_t run_hooks(uint32_t event, modpop3d_session &session, const modpop3d_event_info &info);
 
   private:
     std::mutex &lock_for(const modload::Instance *inst);

@@ -96,8 +96,7 @@ int32_t Maildrop::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink 
     return ops_->retrieve(mbox_, index, offset, &sink);
 }
 
-int32_t Maildrop::commit(const std::vector<uint8_t> &deleted,
-                         const std::vector<uint8_t> &retrieved)
+int32_t Maildrop::commit(const std::vector<uint8_t> &deleted, const std::vector<uint8_t> &retrieved)
 {
     modpop3d_commit changes{sizeof(modpop3d_commit), static_cast<uint32_t>(deleted.size()),
                             deleted.data(), retrieved.data()};

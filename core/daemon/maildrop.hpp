@@ -8,12 +8,12 @@
 // to the next; any other answer ends the search.
 #pragma once
 
+#include "modload/module_set.hpp"
+#include "pop3/engine.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "modload/module_set.hpp"
-#include "pop3/engine.hpp"
 
 namespace modpop3d::daemon
 {

@@ -11,28 +11,27 @@
 //   event=maildrop_error user= why=
 #include "daemon/server.hpp"
 
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <signal.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <ctime>
-#include <iostream>
-#include <variant>
-
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "modload/host_services.hpp"
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
 #include "util/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <grp.h>
+#include <iostream>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <variant>
 
 namespace modpop3d::daemon
 {
@@ -42,7 +41,7 @@ namespace
 
 constexpr std::size_t read_chunk = 16384;
 constexpr std::size_t stream_high_water = 256 * 1024; // pause the mailbox above this
-constexpr uint64_t listener_tag = 1ull << 63;          // epoll data for listeners
+constexpr uint64_t listener_tag = 1ull << 63;         // epoll data for listeners
 constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
 constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
 
@@ -213,8 +212,8 @@ int Server::run()
                     }
                     if (!stopping_) {
                         stopping_ = true;
-                        stop_deadline_ms_ = now_ms() + static_cast<uint64_t>(
-                                                           settings_.shutdown_timeout_ms);
+                        stop_deadline_ms_ =
+                            now_ms() + static_cast<uint64_t>(settings_.shutdown_timeout_ms);
                         for (auto &l : listeners_) {
                             epoll_ctl(epoll_, EPOLL_CTL_DEL, l.fd, nullptr);
                             close(l.fd);
@@ -258,8 +257,8 @@ void Server::accept_on(const net::Listener &l)
     for (int i = 0; i < 64; ++i) {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
-        int fd = accept4(l.fd, reinterpret_cast<sockaddr *>(&ss), &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(l.fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
         net::Endpoint peer = net::endpoint_of(ss);
@@ -412,8 +411,8 @@ void Server::handle_action(Connection &c, pop3::Action action)
             } else if constexpr (std::is_same_v<T, pop3::OpenMaildrop>) {
                 open_maildrop(c);
             } else if constexpr (std::is_same_v<T, pop3::Retrieve>) {
-                c.streaming.emplace(Connection::Streaming{a, 0, false,
-                                                          pop3::MessageEncoder(a.top_lines)});
+                c.streaming.emplace(
+                    Connection::Streaming{a, 0, false, pop3::MessageEncoder(a.top_lines)});
                 stream(c);
             } else if constexpr (std::is_same_v<T, pop3::StartTls>) {
                 c.engine->tls_failed(); // never offered: no TLS on this listener
@@ -503,8 +502,8 @@ void Server::deliver_auth(Connection &c, int32_t status)
             f.count = 0;
         f.count = std::min(f.count + 1, 8);
         f.last_ms = now;
-        uint64_t delay = static_cast<uint64_t>(settings_.auth_failure_delay_ms) *
-                         static_cast<uint64_t>(f.count);
+        uint64_t delay =
+            static_cast<uint64_t>(settings_.auth_failure_delay_ms) * static_cast<uint64_t>(f.count);
         if (delay > 0) {
             delayed_.push_back(Delayed{now + delay, c.id, status}); // answered by tick()
             c.auth_result.clear();
@@ -531,15 +530,14 @@ void Server::open_maildrop(Connection &c)
     // The fast path serves every maildrop as this process's user: a result
     // naming another uid cannot be served here, and is refused rather than
     // opened with the wrong rights.
-    if (auto uid = c.auth_result.find("uid"); uid != c.auth_result.end() && getuid() != 0 &&
-                                               std::to_string(getuid()) != uid->second) {
-        fail(pop3::Outcome::perm_failure, "uid " + uid->second +
-                                              " differs from the server's uid " +
+    if (auto uid = c.auth_result.find("uid");
+        uid != c.auth_result.end() && getuid() != 0 && std::to_string(getuid()) != uid->second) {
+        fail(pop3::Outcome::perm_failure, "uid " + uid->second + " differs from the server's uid " +
                                               std::to_string(getuid()) + " (set mail-user)");
         return;
     }
-    std::string spec = c.auth_result.count("mailbox") ? c.auth_result["mailbox"]
-                                                      : settings_.default_mailbox;
+    std::string spec =
+        c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
     std::string why;
     int32_t rc = c.maildrop.open(modules_, *c.session, spec, why);
     if (rc != MODPOP3D_OK) {
@@ -762,8 +760,7 @@ void Server::tick()
         } else if (c.logged_in && !c.streaming &&
                    now - c.last_activity_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             expired.push_back(id);
-        } else if (c.logged_in && now - c.last_activity_ms > 60000 &&
-                   (now / 1000) % 60 == 0) {
+        } else if (c.logged_in && now - c.last_activity_ms > 60000 && (now / 1000) % 60 == 0) {
             c.maildrop.keepalive();
         }
     }

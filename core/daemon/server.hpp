@@ -10,12 +10,6 @@
 // next step (see the closing notes of the daemon issue).
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "config/core_config.hpp"
 #include "daemon/auth_chain.hpp"
 #include "daemon/thread_pool.hpp"
@@ -23,6 +17,12 @@
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
 #include "pop3/actions.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace modpop3d::daemon
 {

@@ -1,11 +1,10 @@
 // thread_pool.cpp - worker threads and the completion queue (see the header).
 #include "daemon/thread_pool.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <stdexcept>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace modpop3d::daemon
 {

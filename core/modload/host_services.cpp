@@ -83,9 +83,8 @@ int32_t svc_conf_list_item(const modpop3d_conf *conf, const char *key, uint32_t 
     return MODPOP3D_OK;
 }
 
-__attribute__((format(printf, 3, 4))) int32_t svc_conf_error(const modpop3d_conf *conf,
-                                                          const char *key, const char *fmt,
-                                                          ...) noexcept
+__attribute__((format(printf, 3, 4))) int32_t
+svc_conf_error(const modpop3d_conf *conf, const char *key, const char *fmt, ...) noexcept
 {
     try {
         char buf[1024];

@@ -2,13 +2,12 @@
 #include "net/listener.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 namespace modpop3d::net
 {
@@ -25,8 +24,7 @@ bool parse_listen(const std::string &text, ListenSpec &out, std::string &why)
     std::string host = text.substr(0, colon);
     std::string port = text.substr(colon + 1);
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-    if (ec != std::errc() || ptr != port.data() + port.size() || out.port < 1 ||
-        out.port > 65535) {
+    if (ec != std::errc() || ptr != port.data() + port.size() || out.port < 1 || out.port > 65535) {
         why = "'" + port + "' is not a port number (1-65535)";
         return false;
     }

@@ -6,9 +6,8 @@
 // that "0.0.0.0:110" and "[::]:110" can be given together.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 namespace modpop3d::net

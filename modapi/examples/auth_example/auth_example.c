@@ -12,10 +12,9 @@
  * instance_new, and verify_plain using the host's password and template
  * services. It links against nothing from the core.
  */
+#include <modpop3d/module.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <modpop3d/module.h>
 
 struct example {
     const struct modpop3d_host *host;
@@ -24,8 +23,8 @@ struct example {
 };
 
 static const struct modpop3d_conf_item schema[] = {
-    {"users", MODPOP3D_CONF_LIST, MODPOP3D_CONFF_REQUIRED, NULL, "users who may log in", NULL,
-     0, 0},
+    {"users", MODPOP3D_CONF_LIST, MODPOP3D_CONFF_REQUIRED, NULL, "users who may log in", NULL, 0,
+     0},
     {"password", MODPOP3D_CONF_STRING, MODPOP3D_CONFF_REQUIRED | MODPOP3D_CONFF_SECRET, NULL,
      "the stored secret of every user ({SCHEME}value or a crypt string)", NULL, 0, 0},
     {"mailbox", MODPOP3D_CONF_TEMPLATE, 0, "maildir:$(home)/Maildir", "mailbox spec", NULL, 0, 0},
@@ -56,7 +55,10 @@ static int32_t example_new(const struct modpop3d_host *host, const struct modpop
     return MODPOP3D_OK;
 }
 
-static void example_free(void *inst) { free(inst); }
+static void example_free(void *inst)
+{
+    free(inst);
+}
 
 static int is_listed(const struct example *ex, const char *user)
 {
@@ -100,8 +102,14 @@ static int32_t example_verify(void *inst, struct modpop3d_session *session, cons
 }
 
 static const struct modpop3d_auth_ops example_ops = {
-    sizeof(struct modpop3d_auth_ops), MODPOP3D_AUTHC_PLAIN, example_verify, NULL, NULL, NULL,
-    NULL, NULL,
+    sizeof(struct modpop3d_auth_ops),
+    MODPOP3D_AUTHC_PLAIN,
+    example_verify,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static const struct modpop3d_module example_module = {
