@@ -1,13 +1,15 @@
 """A third party builds modapi/examples/auth_example against a staged
 install (headers + modpop3d-modapi.pc only), and the daemon loads it."""
 import os
+import poplib
 import shutil
 import subprocess
 
-from conftest import run
+from conftest import run, start_daemon  # noqa: F401 (fixture)
 
 
-def test_example_module_builds_out_of_tree_and_loads(binary, source_root, stage, workdir):
+def test_example_module_builds_out_of_tree_and_loads(binary, source_root, stage, workdir,
+                                                     test_module_dir, start_daemon):
     pcdirs = [str(p.parent) for p in stage.rglob("modpop3d-modapi.pc")]
     assert pcdirs, "meson install did not stage modpop3d-modapi.pc"
     assert list(stage.rglob("modpop3d/module.h")), "headers not staged"
@@ -42,3 +44,23 @@ def test_example_module_builds_out_of_tree_and_loads(binary, source_root, stage,
     r = run(binary, "-t", "-f", str(conf))
     assert r.returncode == 1
     assert f"{conf}:4: [auth_example] password: must not be empty" in r.stderr
+
+    # The daemon serves logins through it (with the test suite's in-memory
+    # mailbox module beside it in the same module directory).
+    shutil.copy(os.path.join(test_module_dir, "mailbox_memory.so"), moddir)
+    d = start_daemon(core={"module-dir": str(moddir)},
+                     modules="[auth_example]\nusers: alice bob\npassword: {{PLAIN}}secret\n"
+                             "mailbox: memory:$(user)\n[mailbox_memory]\ncount: 2\n")
+    pop = poplib.POP3(d.host, d.port, timeout=10)
+    pop.user("alice")
+    assert pop.pass_("secret") == b"+OK Logged in, 2 messages (435 octets)"
+    assert pop.stat() == (2, 435)
+    pop.quit()
+    pop = poplib.POP3(d.host, d.port, timeout=10)
+    pop.user("carol")
+    try:
+        pop.pass_("secret")
+        raise AssertionError("an unlisted user logged in")
+    except poplib.error_proto as e:
+        assert e.args[0] == b"-ERR [AUTH] Authentication failed"
+    pop.quit()
