@@ -17,7 +17,8 @@
 // Retrieve action (MessageEncoder(action.top_lines)) and feeds it the bytes
 // the mailbox module writes into its sink. When encode() returns true the
 // TOP limit is reached: the sink returns MODPOP3D_STOP, and later bytes are
-// ignored. The output size minus stuffed_dots() minus the 3 octets of ".\r\n"
+// ignored. The output size minus stuffed_dots(), minus the 3 octets of
+// ".\r\n" and minus the CRLF finish() adds to an unterminated last line,
 // equals pop3_size() of the part sent (the whole message for RETR).
 #pragma once
 

@@ -4,10 +4,12 @@
 // This is the size LIST, STAT and "+OK n octets" report, and the size a
 // mailbox module must put in modpop3d_msg_info.size. It matches what
 // MessageEncoder sends before the terminating ".\r\n", minus the stuffed
-// dots:
+// dots and minus the CRLF the encoder adds to an unterminated last line:
 //   - every LF not preceded by CR counts as CRLF (2 octets);
 //   - a CR not followed by LF is an ordinary byte (so is NUL, so is 8-bit);
-//   - a non-empty message whose last line has no line end gets a CRLF.
+//   - the CRLF added before the terminator of a message whose last line has
+//     no line end belongs to the terminator and is not counted (the rule of
+//     Maildir's W= sizes, and of mailbox_maildir and mailbox_mbox).
 // Header-only and dependency-free on purpose, so a module can use it too.
 #pragma once
 
@@ -24,24 +26,17 @@ class MessageSizer
     void add(std::string_view chunk) noexcept
     {
         for (char c : chunk) {
-            if (c == '\n') {
-                size_ += prev_cr_ ? 1 : 2;
-                at_line_start_ = true;
-            } else {
-                ++size_;
-                at_line_start_ = false;
-            }
+            size_ += (c == '\n' && !prev_cr_) ? 2 : 1;
             prev_cr_ = c == '\r';
         }
     }
 
     // size - the POP3 size of everything added so far, as a complete message.
-    uint64_t size() const noexcept { return at_line_start_ ? size_ : size_ + 2; }
+    uint64_t size() const noexcept { return size_; }
 
   private:
     uint64_t size_ = 0;
     bool prev_cr_ = false;
-    bool at_line_start_ = true; // true for the empty message too
 };
 
 // pop3_size - the POP3 size of a whole raw message.

@@ -26,15 +26,15 @@ TEST(Transaction, LoggedIn)
     Session s;
     EXPECT_EQ(s.engine.state(), State::transaction);
     EXPECT_EQ(s.engine.stats().maildrop_messages, 3u);
-    EXPECT_EQ(s.engine.stats().maildrop_octets, 24u + 39u + 21u);
-    EXPECT_EQ(s.send("STAT\r\n"), "+OK 3 84\r\n");
+    EXPECT_EQ(s.engine.stats().maildrop_octets, 24u + 39u + 19u);
+    EXPECT_EQ(s.send("STAT\r\n"), "+OK 3 82\r\n");
 }
 
 TEST(Transaction, ListAndUidl)
 {
     Session s;
-    EXPECT_EQ(s.send("LIST\r\n"), "+OK 3 messages (84 octets)\r\n1 24\r\n2 39\r\n3 21\r\n.\r\n");
-    EXPECT_EQ(s.send("list 3\r\n"), "+OK 3 21\r\n");
+    EXPECT_EQ(s.send("LIST\r\n"), "+OK 3 messages (82 octets)\r\n1 24\r\n2 39\r\n3 19\r\n.\r\n");
+    EXPECT_EQ(s.send("list 3\r\n"), "+OK 3 19\r\n");
     EXPECT_EQ(s.send("UIDL\r\n"),
               "+OK Unique-ID listing follows\r\n1 uid-1\r\n2 uid-2\r\n3 uid-3\r\n.\r\n");
     EXPECT_EQ(s.send("UIDL 1\r\n"), "+OK 1 uid-1\r\n");
@@ -45,14 +45,14 @@ TEST(Transaction, Retr)
     Session s;
     EXPECT_EQ(s.send("RETR 2\r\n"),
               "+OK 39 octets\r\nSubject: 2\r\n\r\n..dotted\r\nline 2\r\nline 3\r\n.\r\n");
-    EXPECT_EQ(s.send("RETR 3\r\n"), "+OK 21 octets\r\nSubject: 3\r\n\r\nthree\r\n.\r\n");
+    EXPECT_EQ(s.send("RETR 3\r\n"), "+OK 19 octets\r\nSubject: 3\r\n\r\nthree\r\n.\r\n");
     const Retrieve &r = std::get<Retrieve>(s.actions.at(2));
     EXPECT_EQ(r.number, 2u);
     EXPECT_EQ(r.index, 1u);
     EXPECT_EQ(r.size, 39u);
     EXPECT_FALSE(r.top_lines);
     EXPECT_EQ(s.engine.stats().retrieved_messages, 2u);
-    EXPECT_EQ(s.engine.stats().retrieved_octets, 60u);
+    EXPECT_EQ(s.engine.stats().retrieved_octets, 58u);
 }
 
 TEST(Transaction, Top)
@@ -97,10 +97,10 @@ TEST(Transaction, DeletedMessagesKeepTheirNumbers)
 {
     Session s;
     EXPECT_EQ(s.send("DELE 2\r\n"), "+OK Message deleted\r\n");
-    EXPECT_EQ(s.send("STAT\r\n"), "+OK 2 45\r\n");
-    EXPECT_EQ(s.send("LIST\r\n"), "+OK 2 messages (45 octets)\r\n1 24\r\n3 21\r\n.\r\n");
+    EXPECT_EQ(s.send("STAT\r\n"), "+OK 2 43\r\n");
+    EXPECT_EQ(s.send("LIST\r\n"), "+OK 2 messages (43 octets)\r\n1 24\r\n3 19\r\n.\r\n");
     EXPECT_EQ(s.send("UIDL\r\n"), "+OK Unique-ID listing follows\r\n1 uid-1\r\n3 uid-3\r\n.\r\n");
-    EXPECT_EQ(s.send("LIST 3\r\n"), "+OK 3 21\r\n");
+    EXPECT_EQ(s.send("LIST 3\r\n"), "+OK 3 19\r\n");
     for (const char *cmd : {"LIST 2", "UIDL 2", "RETR 2", "TOP 2 0", "DELE 2"})
         EXPECT_EQ(s.send(std::string(cmd) + "\r\n"), "-ERR Message is deleted\r\n") << cmd;
 }
@@ -109,7 +109,7 @@ TEST(Transaction, RsetUndeletes)
 {
     Session s;
     s.send("DELE 1\r\nDELE 3\r\n");
-    EXPECT_EQ(s.send("RSET\r\n"), "+OK 3 messages (84 octets)\r\n");
+    EXPECT_EQ(s.send("RSET\r\n"), "+OK 3 messages (82 octets)\r\n");
     EXPECT_EQ(s.send("LIST 1\r\n"), "+OK 1 24\r\n");
     s.send("DELE 2\r\n");
     EXPECT_EQ(s.send("QUIT\r\n"), "+OK Logging out (2 messages left)\r\n");
