@@ -2,6 +2,8 @@
 // password_digest.hpp.
 #include "auth/password_digest.hpp"
 
+#include "pop3/base64.hpp"
+
 #include <cerrno>
 #include <climits>
 #include <openssl/crypto.h>
@@ -30,23 +32,6 @@ template <std::size_t N> std::array<unsigned char, N> one_shot(const EVP_MD *md,
 const unsigned char *bytes(std::string_view s) noexcept
 {
     return reinterpret_cast<const unsigned char *>(s.data());
-}
-
-constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int b64_value(char c) noexcept
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
 }
 
 int hex_value(char c) noexcept
@@ -133,67 +118,18 @@ std::optional<Bytes> hex_decode(std::string_view text)
     return out;
 }
 
+// The codecs are the SASL engine's: one strict base64 for the whole core.
 std::string base64_encode(std::string_view data)
 {
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= data.size(); i += 3) {
-        uint32_t v = static_cast<unsigned char>(data[i]) << 16 |
-                     static_cast<unsigned char>(data[i + 1]) << 8 |
-                     static_cast<unsigned char>(data[i + 2]);
-        out.push_back(b64_alphabet[v >> 18 & 63]);
-        out.push_back(b64_alphabet[v >> 12 & 63]);
-        out.push_back(b64_alphabet[v >> 6 & 63]);
-        out.push_back(b64_alphabet[v & 63]);
-    }
-    std::size_t rest = data.size() - i;
-    if (rest > 0) {
-        uint32_t v = static_cast<unsigned char>(data[i]) << 16;
-        if (rest == 2)
-            v |= static_cast<unsigned char>(data[i + 1]) << 8;
-        out.push_back(b64_alphabet[v >> 18 & 63]);
-        out.push_back(b64_alphabet[v >> 12 & 63]);
-        out.push_back(rest == 2 ? b64_alphabet[v >> 6 & 63] : '=');
-        out.push_back('=');
-    }
-    return out;
+    return pop3::base64::encode(data);
 }
 
 std::optional<Bytes> base64_decode(std::string_view text)
 {
-    if (text.size() % 4 != 0)
+    auto decoded = pop3::base64::decode(text);
+    if (!decoded)
         return std::nullopt;
-    Bytes out;
-    out.reserve(text.size() / 4 * 3);
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        bool last = i + 4 == text.size();
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; ++k) {
-            char c = text[i + static_cast<std::size_t>(k)];
-            if (c == '=' && last && k >= 2) {
-                v[k] = 0;
-                ++pad;
-                continue;
-            }
-            if (pad > 0) // data after padding
-                return std::nullopt;
-            v[k] = b64_value(c);
-            if (v[k] < 0)
-                return std::nullopt;
-        }
-        uint32_t n = static_cast<uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
-        // Canonical form only: the bits dropped by the padding must be zero.
-        if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0))
-            return std::nullopt;
-        out.push_back(static_cast<unsigned char>(n >> 16));
-        if (pad < 2)
-            out.push_back(static_cast<unsigned char>(n >> 8 & 0xff));
-        if (pad < 1)
-            out.push_back(static_cast<unsigned char>(n & 0xff));
-    }
-    return out;
+    return Bytes(decoded->begin(), decoded->end());
 }
 
 void random_bytes(void *buf, std::size_t len)
