@@ -23,8 +23,9 @@ struct Instance {
 const modpop3d_conf_item kSchema[] = {
     {"uidl-format", MODPOP3D_CONF_ENUM, 0, "basename",
      "How UIDLs are made from message file names: basename (the name before ':', as "
-     "qmail-pop3d) or tpop3d (hex MD5 of that name, as tpop3d's maildir driver).",
-     "basename|tpop3d", 0, 0},
+     "qmail-pop3d), tpop3d (hex MD5 of that name, as tpop3d's maildir driver) or dovecot "
+     "(Dovecot's default UIDL from dovecot-uidlist, else basename).",
+     "basename|tpop3d|dovecot", 0, 0},
     {"exclusive-lock", MODPOP3D_CONF_BOOL, 0, "no",
      "Allow one POP3 session per maildir at a time, using an NFS-safe lock file in the maildir.",
      nullptr, 0, 0},
@@ -80,8 +81,11 @@ int32_t parse_options(const modpop3d_host *host, const modpop3d_conf *conf, Opti
         o.uidl_format = UidlFormat::basename;
     else if (std::strcmp(fmt, "tpop3d") == 0)
         o.uidl_format = UidlFormat::tpop3d;
+    else if (std::strcmp(fmt, "dovecot") == 0)
+        o.uidl_format = UidlFormat::dovecot;
     else
-        return host->conf_error(conf, "uidl-format", "must be basename or tpop3d, not '%s'", fmt);
+        return host->conf_error(conf, "uidl-format",
+                                "must be basename, tpop3d or dovecot, not '%s'", fmt);
     int64_t stale_ms = 0, tmp_ms = 0, max_msgs = 0;
     if (!read_bool(host, conf, "exclusive-lock", o.exclusive_lock) ||
         !read_int(host, conf, "lock-stale-age", stale_ms) ||

@@ -1,6 +1,7 @@
 // maildir.cpp - the session object of mailbox_maildir (see maildir.hpp).
 #include "maildir.hpp"
 
+#include "dovecot_uidlist.hpp"
 #include "names.hpp"
 #include "pop3_size.hpp"
 #include "quota.hpp"
@@ -477,13 +478,28 @@ int32_t Maildir::scan(uint32_t *ret_count)
         return std::strcmp(a.name, b.name) < 0;
     });
 
+    DovecotUidlist uidlist;
+    std::size_t from_uidlist = 0;
+    if (opt_.uidl_format == UidlFormat::dovecot && !msgs_.empty())
+        load_dovecot_uidlist(uidlist);
     for (Msg &m : msgs_) {
         std::string_view base = base_of(m);
+        if (opt_.uidl_format == UidlFormat::dovecot) {
+            if (auto u = uidlist.uidl(base)) {
+                m.uidl = arena_.dup(*u);
+                ++from_uidlist;
+                continue;
+            }
+        }
         if (opt_.uidl_format == UidlFormat::basename && is_uidl_safe(base))
             m.uidl = m.name; // NUL-terminated base
         else
             m.uidl = arena_.dup(make_uidl(base, opt_.uidl_format));
     }
+    if (opt_.uidl_format == UidlFormat::dovecot && !msgs_.empty())
+        host_->log(ictx_, MODPOP3D_LOG_INFO,
+                   "event=dovecot_uidls maildir=\"%s\" from_uidlist=%zu from_basename=%zu",
+                   location_.c_str(), from_uidlist, msgs_.size() - from_uidlist);
 
     if (opt_.size_cache)
         write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0, cache_used,
@@ -512,6 +528,48 @@ int32_t Maildir::scan(uint32_t *ret_count)
     scanned_ = true;
     *ret_count = uint32_t(msgs_.size());
     return MODPOP3D_OK;
+}
+
+void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
+{
+    auto ignore = [&](const char *reason) {
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=dovecot_uidlist_ignored maildir=\"%s\" reason=\"%s\" "
+                   "action=basename_uidls",
+                   location_.c_str(), reason);
+        out.by_base.clear();
+    };
+    UniqueFd fd(::openat(dir_fd_.get(), kDovecotUidlistName,
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd.valid()) {
+        if (errno != ENOENT)
+            ignore(errno == ELOOP ? "symlink" : strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0)
+        return ignore(strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_uid != uid_)
+        return ignore("not a regular file owned by the session uid");
+    if (uint64_t(st.st_size) > kDovecotUidlistMax)
+        return ignore("too large");
+    std::string text;
+    text.resize(std::size_t(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ignore(strerror(errno));
+        if (n == 0)
+            break;
+        got += std::size_t(n);
+    }
+    text.resize(got);
+    std::string why;
+    if (!out.parse(text, why))
+        ignore(why.c_str());
 }
 
 void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,

@@ -25,6 +25,8 @@
 namespace mailbox_maildir
 {
 
+struct DovecotUidlist;
+
 class Maildir
 {
   public:
@@ -82,6 +84,9 @@ class Maildir
     int32_t open_message(Msg &m, UniqueFd &out);
     bool relocate(Msg &m);
     int32_t compute_size(Msg &m);
+    // load_dovecot_uidlist - read <maildir>/dovecot-uidlist into `out`; left
+    // empty (with a log line unless the file is just absent) when unusable.
+    void load_dovecot_uidlist(DovecotUidlist &out);
     void write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
                      bool cache_ok);
     std::string random_hex();

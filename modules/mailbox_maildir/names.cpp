@@ -1,6 +1,7 @@
 // names.cpp - Maildir file name parsing (see names.hpp).
 #include "names.hpp"
 
+#include "dovecot_uidlist.hpp"
 #include "md5.hpp"
 
 #include <algorithm>
@@ -90,6 +91,8 @@ std::string make_uidl(std::string_view base, UidlFormat format)
 {
     if (format == UidlFormat::tpop3d)
         return md5_hex(base);
+    if (format == UidlFormat::dovecot && looks_like_dovecot_uidl(base))
+        return "md5:" + md5_hex(base);
     if (is_uidl_safe(base))
         return std::string(base);
     return "md5:" + md5_hex(base);

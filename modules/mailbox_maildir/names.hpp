@@ -16,6 +16,7 @@ namespace mailbox_maildir
 enum class UidlFormat {
     basename, // the base name itself, as qmail-pop3d (sanitised, see make_uidl)
     tpop3d,   // lower-case hex MD5 of the base name, as tpop3d's maildir driver
+    dovecot,  // Dovecot's default from dovecot-uidlist, else basename (see make_uidl)
 };
 
 // split_name - base = everything before the first ':', info = everything
@@ -50,7 +51,10 @@ bool is_uidl_safe(std::string_view s);
 // make_uidl - the UIDL of a message with this base name. basename: the base
 // itself when it is UIDL-safe, otherwise "md5:" + hex MD5 of the base (a ':'
 // never occurs in a base name, so that form cannot collide with a real one).
-// tpop3d: hex MD5 of the base, always 32 characters.
+// tpop3d: hex MD5 of the base, always 32 characters. dovecot (the rule for
+// messages missing from dovecot-uidlist): as basename, except that a base
+// that is exactly 16 upper-case hex digits, the form of a Dovecot UIDL,
+// becomes "md5:" + hex MD5 too, so that it can never collide with one.
 std::string make_uidl(std::string_view base, UidlFormat format);
 
 } // namespace mailbox_maildir

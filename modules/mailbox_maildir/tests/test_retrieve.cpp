@@ -225,7 +225,7 @@ TEST(MaildirUidl, MessageSeenTwiceDuringAMoveIsListedOnce)
 
 TEST(MaildirConfig, SchemaRejectsBadValues)
 {
-    EXPECT_FALSE(LoadedModule::check(module_path(), {{"uidl-format", "dovecot"}}).empty());
+    EXPECT_FALSE(LoadedModule::check(module_path(), {{"uidl-format", "courier"}}).empty());
     EXPECT_FALSE(LoadedModule::check(module_path(), {{"lock-stale-age", "1s"}}).empty());
     EXPECT_FALSE(LoadedModule::check(module_path(), {{"no-such-key", "1"}}).empty());
     EXPECT_TRUE(LoadedModule::check(module_path(), {{"uidl-format", "tpop3d"},
