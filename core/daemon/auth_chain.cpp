@@ -120,6 +120,9 @@ AuthChain::AuthChain(const modload::ModuleSet &modules, int64_t cache_ttl_ms, in
     : auth_(modules.of_kind(MODPOP3D_KIND_AUTH)), hooks_(modules.of_kind(MODPOP3D_KIND_HOOK)),
       cache_(cache_ttl_ms, cache_size)
 {
+    if (cache_.enabled())
+        log::writef(log::Info, "", "event=auth_cache ttl_ms=%lld size=%lld",
+                    static_cast<long long>(cache_ttl_ms), static_cast<long long>(cache_size));
     for (auto *i : auth_)
         locks_[i] = std::make_unique<std::mutex>();
     for (auto *i : hooks_)
