@@ -68,6 +68,8 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.auth_threads = num("auth-threads");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
+    c.auth_cache_ttl_ms = num("auth-cache-ttl");
+    c.auth_cache_size = num("auth-cache-size");
 }
 
 bool finish(Configuration &out, Diagnostics &diags)
@@ -136,6 +138,12 @@ const Schema &core_schema()
             "delay before answering a failed login, multiplied by the client address's recent "
             "failures (up to 8)",
             0, L{60} * 1000),
+        key("auth-cache-ttl", MODPOP3D_CONF_DURATION, "0",
+            "how long a successful password check is reused for the same user and password "
+            "(0: no cache; a changed password keeps working that long)",
+            0, L{86400} * 1000),
+        key("auth-cache-size", MODPOP3D_CONF_INT, "10000",
+            "most entries in the auth cache; the oldest is dropped when full", 1, 10000000),
         key("shutdown-timeout", MODPOP3D_CONF_DURATION, "10s",
             "on SIGTERM, how long running sessions may go on before they are closed", 0,
             L{3600} * 1000),

@@ -40,6 +40,8 @@ struct CoreSettings {
     int64_t auth_threads = 8;
     int64_t auth_failure_delay_ms = 0;
     int64_t shutdown_timeout_ms = 0;
+    int64_t auth_cache_ttl_ms = 0; // 0: no positive auth cache
+    int64_t auth_cache_size = 10000;
 };
 
 const Schema &core_schema();

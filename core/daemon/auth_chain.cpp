@@ -8,7 +8,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdexcept>
+#include <sys/random.h>
 
 namespace modpop3d::daemon
 {
@@ -28,9 +33,96 @@ bool thread_safe(const modload::Instance *i)
 
 } // namespace
 
-AuthChain::AuthChain(const modload::ModuleSet &modules)
-    : auth_(modules.of_kind(MODPOP3D_KIND_AUTH)), hooks_(modules.of_kind(MODPOP3D_KIND_HOOK))
+AuthCache::AuthCache(int64_t ttl_ms, int64_t max_entries)
+    : ttl_ms_(ttl_ms), max_entries_(max_entries > 0 ? static_cast<std::size_t>(max_entries) : 0)
 {
+    if (!enabled())
+        return;
+    // A fresh key per process: a hash seen in memory or a core file is
+    // useless for guessing passwords offline elsewhere.
+    std::size_t got = 0;
+    for (int tries = 0; got < hmac_key_.size() && tries < 100; ++tries) {
+        ssize_t n = getrandom(hmac_key_.data() + got, hmac_key_.size() - got, 0);
+        if (n > 0)
+            got += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR)
+            break;
+    }
+    if (got != hmac_key_.size())
+        throw std::runtime_error("auth cache: getrandom failed");
+}
+
+AuthCache::~AuthCache()
+{
+    OPENSSL_cleanse(hmac_key_.data(), hmac_key_.size());
+}
+
+std::string AuthCache::key(const std::string &user, const std::string &password) const
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), hmac_key_.data(), static_cast<int>(hmac_key_.size()),
+         reinterpret_cast<const unsigned char *>(password.data()), password.size(), md, &len);
+    // The user name cannot contain NUL (rewrite_login refuses controls).
+    std::string k = user;
+    k += '\0';
+    k.append(reinterpret_cast<const char *>(md), len);
+    return k;
+}
+
+bool AuthCache::find(const std::string &user, const std::string &password, AuthAnswer &out,
+                     Clock::time_point now)
+{
+    if (!enabled())
+        return false;
+    std::string k = key(user, password);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(k);
+    if (it == entries_.end())
+        return false;
+    if (now >= it->second.expires) {
+        order_.erase(it->second.order);
+        entries_.erase(it);
+        return false;
+    }
+    out = it->second.answer;
+    return true;
+}
+
+void AuthCache::store(const std::string &user, const std::string &password,
+                      const AuthAnswer &answer, Clock::time_point now)
+{
+    if (!enabled() || answer.status != MODPOP3D_OK)
+        return;
+    std::string k = key(user, password);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(k);
+    if (it != entries_.end()) {
+        order_.erase(it->second.order);
+        entries_.erase(it);
+    }
+    while (entries_.size() >= max_entries_ && !order_.empty()) {
+        entries_.erase(order_.front());
+        order_.pop_front();
+    }
+    order_.push_back(k);
+    Entry e{now + std::chrono::milliseconds(ttl_ms_), answer, std::prev(order_.end())};
+    entries_.emplace(std::move(k), std::move(e));
+}
+
+std::size_t AuthCache::size() const
+{
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+AuthChain::AuthChain(const modload::ModuleSet &modules, int64_t cache_ttl_ms, int64_t cache_size)
+    : auth_(modules.of_kind(MODPOP3D_KIND_AUTH)), hooks_(modules.of_kind(MODPOP3D_KIND_HOOK)),
+      cache_(cache_ttl_ms, cache_size)
+{
+    if (cache_.enabled())
+        log::writef(log::Info, "", "event=auth_cache ttl_ms=%lld size=%lld",
+                    static_cast<long long>(cache_ttl_ms), static_cast<long long>(cache_size));
     for (auto *i : auth_)
         locks_[i] = std::make_unique<std::mutex>();
     for (auto *i : hooks_)
@@ -51,6 +143,24 @@ bool AuthChain::can_serve_credentials() const
 
 AuthAnswer AuthChain::verify_plain(modpop3d_session &session, const std::string &user,
                                    const std::string &password)
+{
+    if (!cache_.enabled())
+        return verify_plain_uncached(session, user, password);
+    AuthAnswer answer;
+    if (cache_.find(user, password, answer)) {
+        ++cache_hits_;
+        log::writef(log::Debug, answer.instance, "event=auth_cache_hit user=%s", user.c_str());
+        return answer;
+    }
+    ++cache_misses_;
+    answer = verify_plain_uncached(session, user, password);
+    if (answer.status == MODPOP3D_OK)
+        cache_.store(user, password, answer);
+    return answer;
+}
+
+AuthAnswer AuthChain::verify_plain_uncached(modpop3d_session &session, const std::string &user,
+                                            const std::string &password)
 {
     AuthAnswer answer;
     for (auto *inst : auth_) {

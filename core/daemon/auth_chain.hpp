@@ -6,11 +6,23 @@
 // chain. Calls may block: the server runs them on its thread pool. An
 // instance without MODPOP3D_MODF_THREAD_SAFE is called by one thread at a
 // time.
+//
+// The optional positive cache (auth-cache-ttl): a successful verify_plain is
+// remembered under (user, HMAC-SHA256 of the password with a random
+// per-process key) until its lifetime ends, so a client polling every minute
+// does not hit a slow backend each time. The password itself is never kept.
+// Failures are never cached; APOP is not cached. Trade-off (documented in
+// modpop3d.conf(5)): a password changed or a user removed in the backend
+// still logs in with the old password until the entry expires.
 #pragma once
 
 #include "config/core_config.hpp"
 #include "modload/module_set.hpp"
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,10 +38,50 @@ struct AuthAnswer {
     std::string instance;                      // label of the instance that answered
 };
 
+// AuthCache - bounded, thread-safe map of successful plain logins with a
+// lifetime. Entries are keyed by user and a keyed hash of the password; the
+// oldest entry is dropped when the cache is full.
+class AuthCache
+{
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    AuthCache(int64_t ttl_ms, int64_t max_entries);
+    ~AuthCache();
+    AuthCache(const AuthCache &) = delete;
+    AuthCache &operator=(const AuthCache &) = delete;
+
+    bool enabled() const { return ttl_ms_ > 0 && max_entries_ > 0; }
+    // find - the cached answer for (user, password) if fresh at `now`.
+    bool find(const std::string &user, const std::string &password, AuthAnswer &out,
+              Clock::time_point now = Clock::now());
+    // store - remember a successful answer (status must be OK).
+    void store(const std::string &user, const std::string &password, const AuthAnswer &answer,
+               Clock::time_point now = Clock::now());
+    std::size_t size() const;
+
+  private:
+    std::string key(const std::string &user, const std::string &password) const;
+
+    struct Entry {
+        Clock::time_point expires;
+        AuthAnswer answer;
+        std::list<std::string>::iterator order;
+    };
+    int64_t ttl_ms_;
+    std::size_t max_entries_;
+    std::array<unsigned char, 32> hmac_key_{};
+    mutable std::mutex mutex_;
+    std::map<std::string, Entry> entries_;
+    std::list<std::string> order_; // keys, oldest first
+};
+
 class AuthChain
 {
   public:
-    explicit AuthChain(const modload::ModuleSet &modules);
+    // cache_ttl_ms 0 (the default) turns the positive cache off.
+    explicit AuthChain(const modload::ModuleSet &modules, int64_t cache_ttl_ms = 0,
+                       int64_t cache_size = 0);
 
     bool empty() const { return auth_.empty(); }
     // can_serve_credentials - some instance can give plaintext-equivalent
@@ -45,12 +97,22 @@ class AuthChain
     // veto (PERM or TEMP) at AUTH_OK or LOGIN is returned.
     int32_t run_hooks(uint32_t event, modpop3d_session &session, const modpop3d_event_info &info);
 
+    // Counters of the positive cache (tests, diagnostics).
+    uint64_t cache_hits() const { return cache_hits_.load(); }
+    uint64_t cache_misses() const { return cache_misses_.load(); }
+
   private:
+    AuthAnswer verify_plain_uncached(modpop3d_session &session, const std::string &user,
+                                     const std::string &password);
+
     std::mutex &lock_for(const modload::Instance *inst);
 
     std::vector<modload::Instance *> auth_;
     std::vector<modload::Instance *> hooks_;
     std::map<const modload::Instance *, std::unique_ptr<std::mutex>> locks_;
+    AuthCache cache_;
+    std::atomic<uint64_t> cache_hits_{0};
+    std::atomic<uint64_t> cache_misses_{0};
 };
 
 // rewrite_login - apply lowercase-user, domain-separators, strip-domain and

@@ -131,7 +131,8 @@ struct Connection {
 };
 
 Server::Server(config::Configuration &config, modload::ModuleSet &modules)
-    : config_(config), settings_(config.core), modules_(modules), chain_(modules)
+    : config_(config), settings_(config.core), modules_(modules),
+      chain_(modules, config.core.auth_cache_ttl_ms, config.core.auth_cache_size)
 {
 }
 
