@@ -45,6 +45,19 @@ constexpr uint64_t listener_tag = 1ull << 63;         // epoll data for listener
 constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
 constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
 
+// set_user_facts - "user", and "local_part"/"domain" split at the last '@',
+// as modules read them with session_get() (not only through templates).
+void set_user_facts(modpop3d_session &session, const std::string &user)
+{
+    session.set("user", user);
+    auto at = user.rfind('@');
+    session.set("local_part", at == std::string::npos ? user : user.substr(0, at));
+    if (at == std::string::npos)
+        session.facts.erase("domain");
+    else
+        session.set("domain", user.substr(at + 1));
+}
+
 // daemon_signals - the signals the event loop handles through a signalfd.
 sigset_t daemon_signals()
 {
@@ -446,7 +459,7 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
         deliver_auth(c, MODPOP3D_E_NOUSER);
         return;
     }
-    c.session->set("user", user);
+    set_user_facts(*c.session, user);
     c.session->set("method", c.method);
     auto session = c.session;
     auto result = std::make_shared<AuthAnswer>();
@@ -484,7 +497,7 @@ void Server::deliver_auth(Connection &c, int32_t status)
         c.auth_pending = false;
         const std::string &canonical = c.auth_result["user"];
         if (!canonical.empty())
-            c.session->set("user", canonical);
+            set_user_facts(*c.session, canonical);
         if (auto h = c.auth_result.find("home"); h != c.auth_result.end())
             c.session->set("home", h->second);
         c.engine->auth_result(pop3::Outcome::ok, canonical);

@@ -102,7 +102,7 @@ def test_hostile_user_names(real_daemon, workdir, template):
         assert c.cmd("AUTH PLAIN") == "+ \r\n"
         assert c.cmd(b64("\0" + "x" * 300 + "\0HostilePw")) == AUTH_FAILED
         assert c.cmd("NOOP") == "-ERR Not logged in\r\n"
-        if not template:  # per-domain login: see the xfail test below
+        if not template:
             assert try_login(c, "alice", "HostilePw") == LOGGED_IN_EMPTY
     assert d.proc.poll() is None
     assert_no_secret(d, "HostilePw")
@@ -130,12 +130,6 @@ def test_chain_nouser_falls_through_badpass_stops(real_daemon, workdir):
     assert_no_secret(d, "FirstPw", "SecondPw", "BobPw")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: server.cpp sets only the 'user' and 'method' session facts, "
-    "never 'local_part'/'domain'; auth_flatfile (match local-part, the default "
-    "with a $(domain) file template) reads session_get('local_part'), gets NULL "
-    "and looks up the whole login 'alice@example.org', so per-domain files never "
-    "match (the expander derives the facts, session_get does not)"))
 def test_per_domain_file_login(real_daemon, workdir):
     (workdir / "users").mkdir()
     write_atomically(workdir / "users" / "example.org", line("alice", "DomainPw"))
