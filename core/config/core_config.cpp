@@ -47,7 +47,6 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.module_dir = str("module-dir");
     c.log_target = str("log-target");
     c.log_level = str("log-level");
-    c.pid_file = str("pid-file");
     c.mail_user = str("mail-user");
     c.mail_group = str("mail-group");
     c.default_mailbox = str("default-mailbox");
@@ -96,7 +95,6 @@ const Schema &core_schema()
             "syslog|stderr"),
         key("log-level", MODPOP3D_CONF_ENUM, "info", "the most verbose level logged", 0, 0,
             "err|warning|notice|info|debug"),
-        key("pid-file", MODPOP3D_CONF_STRING, "", "write the master's pid here (daemon mode)"),
         key("mail-user", MODPOP3D_CONF_STRING, "",
             "the one system user owning all virtual mailboxes (the fast path)"),
         key("mail-group", MODPOP3D_CONF_STRING, "", "the group for mail-user's sessions"),

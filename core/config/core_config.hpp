@@ -19,7 +19,6 @@ struct CoreSettings {
     std::string module_dir;
     std::string log_target; // stderr | syslog
     std::string log_level;
-    std::string pid_file;
     std::string mail_user;
     std::string mail_group;
     std::string default_mailbox;
