@@ -13,13 +13,14 @@ namespace
 
 void usage(std::ostream &out)
 {
-    out << "usage: modpop3d [-f FILE] [-e] [-t | -n | -M]\n"
+    out << "usage: modpop3d [-f FILE] [-e] [-i] [-t | -n | -M]\n"
            "       modpop3d --version | --help\n"
            "\n"
            "  -f FILE    configuration file (default "
         << modpop3d::config::default_config_file()
         << ")\n"
            "  -e         log to stderr (whatever log-target says)\n"
+           "  -i         inetd mode: serve the one connection on standard input, then exit\n"
            "  -t         check the configuration and every module section, then exit\n"
            "  -n         print the effective configuration (defaults filled in), then exit\n"
            "  -M         list the modules in the module directory with ABI and keys\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
     std::string file = modpop3d::config::default_config_file();
     char mode = 0;
     bool to_stderr = false;
+    bool inetd = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--version") {
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
             file = argv[++i];
         } else if (a == "-e") {
             to_stderr = true;
+        } else if (a == "-i") {
+            inetd = true;
         } else if (a == "-t" || a == "-n" || a == "-M") {
             mode = a[1];
         } else {
@@ -71,6 +75,6 @@ int main(int argc, char **argv)
     case 'M':
         return modpop3d::cli::list_modules(file, std::cout, std::cerr);
     default:
-        return modpop3d::daemon::serve(file, to_stderr);
+        return modpop3d::daemon::serve(file, to_stderr, inetd);
     }
 }

@@ -195,15 +195,30 @@ int Server::run()
         ev.data.u64 = tag;
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     };
+    if (inetd_fd_ >= 0) {
+        // inetd mode: one connection, already accepted, on standard input;
+        // the server ends with it.
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        getpeername(inetd_fd_, reinterpret_cast<sockaddr *>(&ss), &len);
+        fcntl(inetd_fd_, F_SETFL, fcntl(inetd_fd_, F_GETFL) | O_NONBLOCK);
+        add(signal_fd_, signal_tag);
+        add(pool_->event_fd(), pool_tag);
+        add_connection(inetd_fd_, net::endpoint_of(ss), "inetd");
+        stopping_ = true; // accept nothing more; run until the session ends
+        stop_deadline_ms_ = UINT64_MAX;
+    }
     std::string names;
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         add(listeners_[i].fd, listener_tag | i);
         names += (names.empty() ? "" : ",") + listeners_[i].spec.text;
     }
-    add(signal_fd_, signal_tag);
-    add(pool_->event_fd(), pool_tag);
-    log::writef(log::Info, "", "event=ready listeners=%s pid=%d", log::quote(names).c_str(),
-                getpid());
+    if (inetd_fd_ < 0) {
+        add(signal_fd_, signal_tag);
+        add(pool_->event_fd(), pool_tag);
+        log::writef(log::Info, "", "event=ready listeners=%s pid=%d", log::quote(names).c_str(),
+                    getpid());
+    }
 
     uint64_t last_tick = now_ms();
     epoll_event events[128];
@@ -224,7 +239,7 @@ int Server::run()
                                    "restart to apply changes\"");
                         continue;
                     }
-                    if (!stopping_) {
+                    if (!stopping_ || stop_deadline_ms_ == UINT64_MAX) {
                         stopping_ = true;
                         stop_deadline_ms_ =
                             now_ms() + static_cast<uint64_t>(settings_.shutdown_timeout_ms);
@@ -276,9 +291,6 @@ void Server::accept_on(const net::Listener &l)
         if (fd < 0)
             return;
         net::Endpoint peer = net::endpoint_of(ss);
-        sockaddr_storage ls{};
-        socklen_t llen = sizeof ls;
-        getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
         const char *refuse = nullptr;
         if (static_cast<int64_t>(connections_.size()) >= settings_.max_connections)
             refuse = "limit_total";
@@ -293,52 +305,60 @@ void Server::accept_on(const net::Listener &l)
                         refuse);
             continue;
         }
-        auto c = std::make_unique<Connection>();
-        c->id = next_id_++;
-        c->fd = fd;
-        c->peer = peer;
-        c->local = net::endpoint_of(ls);
-        c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
-        c->session->set("client_ip", peer.ip);
-        c->session->set("client_port", std::to_string(peer.port));
-        c->session->set("local_ip", c->local.ip);
-        c->session->set("local_port", std::to_string(c->local.port));
-        c->session->set("listener", l.spec.text);
-        c->session->set("tls", "0");
-        c->session->set("session_id", std::to_string(c->id));
-
-        pop3::EngineConfig ec;
-        ec.greeting = "modpop3d ready";
-        ec.capabilities.implementation = settings_.implementation;
-        ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
-        ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
-        ec.commit_on_early_close = settings_.commit_on_early_close;
-        pop3::ConnectionFacts facts;
-        facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
-        facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
-        if (settings_.apop && chain_.can_serve_credentials()) {
-            unsigned char rnd[12];
-            modload::host_table()->random_bytes(rnd, sizeof rnd);
-            std::string ts = "<";
-            static const char hex[] = "0123456789abcdef";
-            for (unsigned char b : rnd) {
-                ts += hex[b >> 4];
-                ts += hex[b & 15];
-            }
-            ts += "." + std::to_string(getpid()) + "@modpop3d>";
-            facts.apop_available = true;
-            facts.apop_timestamp = ts;
-        }
-        c->engine = std::make_unique<pop3::Engine>(ec, facts);
-        per_ip_[peer.limit_key]++;
-        Connection &ref = *c;
-        connections_[c->id] = std::move(c);
-        epoll_event ev{};
-        ev.events = 0;
-        ev.data.u64 = ref.id;
-        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
-        pump(ref);
+        add_connection(fd, peer, l.spec.text);
     }
+}
+
+void Server::add_connection(int fd, const net::Endpoint &peer, const std::string &listener)
+{
+    auto c = std::make_unique<Connection>();
+    c->id = next_id_++;
+    c->fd = fd;
+    c->peer = peer;
+    sockaddr_storage ls{};
+    socklen_t llen = sizeof ls;
+    getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
+    c->local = net::endpoint_of(ls);
+    c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
+    c->session->set("client_ip", peer.ip);
+    c->session->set("client_port", std::to_string(peer.port));
+    c->session->set("local_ip", c->local.ip);
+    c->session->set("local_port", std::to_string(c->local.port));
+    c->session->set("listener", listener);
+    c->session->set("tls", "0");
+    c->session->set("session_id", std::to_string(c->id));
+
+    pop3::EngineConfig ec;
+    ec.greeting = "modpop3d ready";
+    ec.capabilities.implementation = settings_.implementation;
+    ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
+    ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
+    ec.commit_on_early_close = settings_.commit_on_early_close;
+    pop3::ConnectionFacts facts;
+    facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
+    facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+    if (settings_.apop && chain_.can_serve_credentials()) {
+        unsigned char rnd[12];
+        modload::host_table()->random_bytes(rnd, sizeof rnd);
+        std::string ts = "<";
+        static const char hex[] = "0123456789abcdef";
+        for (unsigned char b : rnd) {
+            ts += hex[b >> 4];
+            ts += hex[b & 15];
+        }
+        ts += "." + std::to_string(getpid()) + "@modpop3d>";
+        facts.apop_available = true;
+        facts.apop_timestamp = ts;
+    }
+    c->engine = std::make_unique<pop3::Engine>(ec, facts);
+    per_ip_[peer.limit_key]++;
+    Connection &ref = *c;
+    connections_[c->id] = std::move(c);
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.u64 = ref.id;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    pump(ref);
 }
 
 void Server::on_io(Connection &c, uint32_t events)
@@ -852,13 +872,15 @@ bool drop_privileges(const config::CoreSettings &s, std::string &why)
 
 } // namespace
 
-int serve(const std::string &config_file, bool foreground_stderr)
+int serve(const std::string &config_file, bool foreground_stderr, bool inetd)
 {
     config::Diagnostics diags;
     config::Configuration conf;
     bool ok = config::load_configuration(config_file, conf, diags);
-    log::init(foreground_stderr || conf.core.log_target == "stderr" ? log::Target::Stderr
-                                                                    : log::Target::Syslog,
+    // In inetd mode standard error may be the client's socket: log there
+    // only when -e asks for it explicitly.
+    bool to_stderr = foreground_stderr || (!inetd && conf.core.log_target == "stderr");
+    log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
               std::max(log::level_from_name(conf.core.log_level), log::Err));
     modload::Loader loader(conf.core.module_dir);
     modload::ModuleSet modules;
@@ -885,7 +907,18 @@ int serve(const std::string &config_file, bool foreground_stderr)
     signal(SIGPIPE, SIG_IGN);
     Server server(conf, modules);
     std::string why;
-    if (!server.open_listeners(why) || !drop_privileges(conf.core, why)) {
+    if (inetd) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (getsockname(STDIN_FILENO, reinterpret_cast<sockaddr *>(&ss), &len) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+            log::write(log::Err, "",
+                       "event=inetd_error why=\"standard input is not a TCP socket\"");
+            return 1;
+        }
+        server.serve_inetd(STDIN_FILENO);
+    }
+    if ((!inetd && !server.open_listeners(why)) || !drop_privileges(conf.core, why)) {
         std::cerr << "modpop3d: " << why << '\n';
         return 1;
     }

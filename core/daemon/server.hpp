@@ -39,6 +39,9 @@ class Server
 
     // open_listeners - bind every "listen:" address (before dropping root).
     bool open_listeners(std::string &why);
+    // serve_inetd - serve the one connection on `fd` (inetd mode) instead of
+    // listeners; run() then returns when it ends.
+    void serve_inetd(int fd) { inetd_fd_ = fd; }
     // run - serve until SIGTERM or SIGINT; returns the exit status.
     int run();
 
@@ -46,6 +49,7 @@ class Server
     friend struct Connection;
 
     void accept_on(const net::Listener &l);
+    void add_connection(int fd, const net::Endpoint &peer, const std::string &listener);
     void on_io(Connection &c, uint32_t events);
     void pump(Connection &c);
     void handle_action(Connection &c, pop3::Action action);
@@ -83,12 +87,14 @@ class Server
         int32_t status;
     };
     std::vector<Delayed> delayed_;
+    int inetd_fd_ = -1;
     bool stopping_ = false;
     uint64_t stop_deadline_ms_ = 0;
 };
 
 // serve - the daemon's main: load and check the configuration, load the
-// modules, bind, drop privileges, initialise the modules and run.
-int serve(const std::string &config_file, bool foreground_stderr);
+// modules, bind (or, in inetd mode, take the connection on standard input),
+// drop privileges, initialise the modules and run.
+int serve(const std::string &config_file, bool foreground_stderr, bool inetd = false);
 
 } // namespace modpop3d::daemon
