@@ -64,6 +64,7 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.apop = num("apop") != 0;
     c.implementation = str("implementation");
     c.plaintext_auth = str("plaintext-auth");
+    c.login_delay_ms = num("login-delay");
     c.auth_threads = num("auth-threads");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
@@ -129,6 +130,10 @@ const Schema &core_schema()
         key("plaintext-auth", MODPOP3D_CONF_ENUM, "tls-or-loopback",
             "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed", 0, 0,
             "tls-or-loopback|always"),
+        key("login-delay", MODPOP3D_CONF_DURATION, "0",
+            "minimum time between two logins of one user (RFC 2449 LOGIN-DELAY; 0: none); an "
+            "auth module may set a per-user value",
+            0, L{86400} * 1000),
         key("auth-threads", MODPOP3D_CONF_INT, "8",
             "threads running auth modules, so that a slow backend stalls only its own logins", 1,
             256),

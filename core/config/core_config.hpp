@@ -36,6 +36,7 @@ struct CoreSettings {
     bool apop = false;
     std::string implementation;
     std::string plaintext_auth; // tls-or-loopback | always
+    int64_t login_delay_ms = 0; // 0: no LOGIN-DELAY
     int64_t auth_threads = 8;
     int64_t auth_failure_delay_ms = 0;
     int64_t shutdown_timeout_ms = 0;

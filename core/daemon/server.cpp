@@ -334,6 +334,12 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
     ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
     ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
     ec.commit_on_early_close = settings_.commit_on_early_close;
+    if (settings_.login_delay_ms > 0) {
+        // Announced before login as the server's value, with USER because an
+        // auth module may give a user another one (RFC 2449).
+        ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
+        ec.capabilities.login_delay_per_user = true;
+    }
     pop3::ConnectionFacts facts;
     facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
     facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
@@ -570,6 +576,18 @@ void Server::open_maildrop(Connection &c)
                                               std::to_string(getuid()) + " (set mail-user)");
         return;
     }
+    // LOGIN-DELAY (RFC 2449): the user's own value from the auth module, else
+    // the server's; a login sooner than that after the last one is refused.
+    uint64_t delay_ms = static_cast<uint64_t>(settings_.login_delay_ms);
+    if (auto d = c.auth_result.find("login_delay"); d != c.auth_result.end())
+        delay_ms = std::stoull(d->second) * 1000; // result_set() checked it is decimal
+    const std::string user = c.engine->user().empty() ? c.login_name : c.engine->user();
+    if (auto last = last_login_ms_.find(user);
+        delay_ms > 0 && last != last_login_ms_.end() && now_ms() - last->second < delay_ms) {
+        fail(pop3::Outcome::login_delay,
+             "login within " + std::to_string(delay_ms / 1000) + " s of the previous one");
+        return;
+    }
     std::string spec =
         c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
     std::string why;
@@ -604,7 +622,10 @@ void Server::open_maildrop(Connection &c)
         return;
     }
     std::size_t count = messages.size();
-    if (!c.engine->maildrop_opened(std::move(messages))) {
+    pop3::UserCapabilities user_caps;
+    if (delay_ms > 0)
+        user_caps.login_delay = static_cast<uint32_t>(delay_ms / 1000);
+    if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
         c.maildrop.close();
         log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
                     log::quote(c.login_name).c_str());
@@ -612,6 +633,13 @@ void Server::open_maildrop(Connection &c)
     }
     c.logged_in = true;
     c.login_ms = now_ms();
+    if (delay_ms > 0) {
+        // Bounded: forget logins older than any delay could still refuse.
+        if (last_login_ms_.size() > 100000)
+            for (auto it = last_login_ms_.begin(); it != last_login_ms_.end();)
+                it = c.login_ms - it->second > 86400000 ? last_login_ms_.erase(it) : ++it;
+        last_login_ms_[user] = c.login_ms;
+    }
     log::writef(log::Info, "",
                 "event=login user=%s rip=%s lip=%s tls=0 method=%s messages=%zu octets=%llu "
                 "mailbox=%s",

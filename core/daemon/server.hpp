@@ -87,6 +87,7 @@ class Server
         int32_t status;
     };
     std::vector<Delayed> delayed_;
+    std::map<std::string, uint64_t> last_login_ms_; // LOGIN-DELAY, by user
     int inetd_fd_ = -1;
     bool stopping_ = false;
     uint64_t stop_deadline_ms_ = 0;
