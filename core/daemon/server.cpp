@@ -14,6 +14,7 @@
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "modload/host_services.hpp"
+#include "net/systemd.hpp"
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
 #include "util/log.hpp"
@@ -170,6 +171,23 @@ uint64_t Server::now_ms() const
 
 bool Server::open_listeners(std::string &why)
 {
+    // Socket activation: systemd bound the addresses of modpop3d.socket;
+    // the listen: keys are then not used.
+    for (int fd : net::activated_sockets()) {
+        net::Listener l;
+        l.fd = fd;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
+        net::Endpoint e = net::endpoint_of(ss);
+        l.spec.address = e.ip;
+        l.spec.port = e.port;
+        l.spec.text = "systemd:" + (e.ip.find(':') != std::string::npos ? "[" + e.ip + "]" : e.ip) +
+                      ":" + std::to_string(e.port);
+        listeners_.push_back(l);
+    }
+    if (!listeners_.empty())
+        return true;
     for (const auto &text : settings_.listen) {
         net::ListenSpec spec;
         net::Listener l;
@@ -218,6 +236,7 @@ int Server::run()
         add(pool_->event_fd(), pool_tag);
         log::writef(log::Info, "", "event=ready listeners=%s pid=%d", log::quote(names).c_str(),
                     getpid());
+        net::notify("READY=1");
     }
 
     uint64_t last_tick = now_ms();
@@ -248,6 +267,7 @@ int Server::run()
                             close(l.fd);
                         }
                         listeners_.clear();
+                        net::notify("STOPPING=1");
                         log::writef(log::Info, "", "event=stopping signal=%u sessions=%zu",
                                     si.ssi_signo, connections_.size());
                     }
