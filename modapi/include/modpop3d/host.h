@@ -171,11 +171,13 @@ struct modpop3d_host {
     int32_t (*const_time_equal)(const void *a, const void *b, size_t len);
     /**
      * password_verify - check `plain` against a stored secret: "{SCHEME}value"
-     * (PLAIN, CRYPT, MD5, SHA1, MYSQL, ARGON2ID, SCRAM-SHA-256 cannot verify
-     * plaintext and answers NOTSUP) or a bare crypt(3) string (yescrypt,
-     * sha512-crypt, sha256-crypt, bcrypt, md5-crypt). Constant-time.
-     * Returns MODPOP3D_OK, MODPOP3D_E_BADPASS or MODPOP3D_E_NOTSUP (unknown
-     * scheme, logged once). Safe on any core-provided thread.
+     * (PLAIN, CRYPT, MD5, SHA1, MYSQL, ARGON2ID, SCRAM-SHA-256: a SCRAM
+     * verifier is checked by recomputing its keys from `plain`) or a bare
+     * crypt(3) string (yescrypt, sha512-crypt, sha256-crypt, bcrypt,
+     * md5-crypt). Constant-time. Returns MODPOP3D_OK, MODPOP3D_E_BADPASS or
+     * MODPOP3D_E_NOTSUP (unknown scheme or malformed secret: the module
+     * should log where the secret came from). Safe on any core-provided
+     * thread.
      */
     int32_t (*password_verify)(const char *stored, const char *plain, size_t plain_len);
     /**
