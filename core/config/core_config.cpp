@@ -78,6 +78,12 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.tls_session_tickets = num("tls-session-tickets") != 0;
     c.tls_handshake_timeout_ms = num("tls-handshake-timeout");
     c.login_delay_ms = num("login-delay");
+    c.expire_days = -2;
+    if (const std::string ex = str("expire"); ex == "never")
+        c.expire_days = -1;
+    else if (!ex.empty() && ex.size() <= 5 &&
+             ex.find_first_not_of("0123456789") == std::string::npos)
+        c.expire_days = std::stoll(ex);
     c.auth_threads = num("auth-threads");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
@@ -148,6 +154,10 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
                                 entry.value + "'");
         }
     std::string why;
+    if (const std::string *ex = e.get("expire");
+        ex != nullptr && !ex->empty() && c.expire_days == -2)
+        diags.error(e.location_of("expire"),
+                    "expire: '" + *ex + "' is not a number of days (0-99999) or 'never'");
     const std::string *nets = e.get("plaintext-trusted-networks");
     if (nets != nullptr && !net::parse_cidr_list(*nets, c.plaintext_networks, why))
         diags.error(e.location_of("plaintext-trusted-networks"),
@@ -249,6 +259,9 @@ const Schema &core_schema()
             "minimum time between two logins of one user (RFC 2449 LOGIN-DELAY; 0: none); an "
             "auth module may set a per-user value",
             0, L{86400} * 1000),
+        key("expire", MODPOP3D_CONF_STRING, "",
+            "RFC 2449 EXPIRE: days a retrieved message may stay (0: deleted once retrieved, "
+            "at QUIT), or never; empty: not announced. An auth module may set a per-user value"),
         key("auth-threads", MODPOP3D_CONF_INT, "8",
             "threads running auth modules, so that a slow backend stalls only its own logins", 1,
             256),

@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -73,6 +74,15 @@ sigset_t daemon_signals()
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     return mask;
+}
+
+// parse_days - an auth module's "expire" value (decimal, checked by
+// result_set); absurdly large values mean "never".
+int64_t parse_days(const std::string &text)
+{
+    int64_t days = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), days);
+    return ec == std::errc() && p == text.data() + text.size() && days <= 99999 ? days : -1;
 }
 
 const char *method_name(pop3::LoginMethod m)
@@ -417,6 +427,13 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
         // auth module may give a user another one (RFC 2449).
         ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
         ec.capabilities.login_delay_per_user = true;
+    }
+    if (settings_.expire_days >= -1) {
+        ec.capabilities.expire =
+            settings_.expire_days == -1
+                ? pop3::Expire{true, 0}
+                : pop3::Expire{false, static_cast<uint32_t>(settings_.expire_days)};
+        ec.capabilities.expire_per_user = true;
     }
     const bool implicit_tls = c->tls_context && c->listener.tls == net::TlsMode::implicit;
     pop3::ConnectionFacts facts = facts_for(*c, implicit_tls);
@@ -801,8 +818,15 @@ void Server::open_maildrop(Connection &c)
              why);
         return;
     }
+    // EXPIRE (RFC 2449): the user's own value from the auth module, else
+    // the server's; enforced by the maildrop (expired mail is not listed
+    // and is deleted at UPDATE).
+    int64_t expire_days = settings_.expire_days;
+    if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
+        expire_days = e->second == "never" ? -1 : parse_days(e->second);
     std::vector<pop3::MessageInfo> messages;
-    rc = c.maildrop.list(messages);
+    rc = c.maildrop.list(messages, expire_days >= 0 ? expire_days : -1,
+                         static_cast<int64_t>(time(nullptr)));
     if (rc != MODPOP3D_OK) {
         fail(pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
              "cannot list " + c.maildrop.location());
@@ -827,6 +851,10 @@ void Server::open_maildrop(Connection &c)
     pop3::UserCapabilities user_caps;
     if (delay_ms > 0)
         user_caps.login_delay = static_cast<uint32_t>(delay_ms / 1000);
+    if (expire_days >= -1 && settings_.expire_days >= -1)
+        user_caps.expire = expire_days == -1
+                               ? pop3::Expire{true, 0}
+                               : pop3::Expire{false, static_cast<uint32_t>(expire_days)};
     if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
         c.maildrop.close();
         log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
@@ -989,11 +1017,11 @@ void Server::destroy(Connection &c)
         uint64_t duration = now_ms() - c.login_ms;
         log::writef(log::Info, "",
                     "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
-                    "deleted=%u deleted_octets=%llu duration_ms=%llu",
+                    "deleted=%u deleted_octets=%llu expired=%u duration_ms=%llu",
                     log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
                     s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
                     s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
-                    static_cast<unsigned long long>(duration));
+                    c.maildrop.expired(), static_cast<unsigned long long>(duration));
         modpop3d_event_info info{};
         info.struct_size = sizeof info;
         info.event = MODPOP3D_EV_LOGOUT;
