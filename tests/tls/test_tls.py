@@ -206,16 +206,6 @@ def test_listener_option_overrides_the_global_policy(start_daemon, certs):
         assert c.cmd("USER alice").startswith("-ERR")
 
 
-def test_plaintext_trusted_networks_allow_a_listed_range(start_daemon, certs):
-    """tls-or-loopback with a loopback listener not treated as loopback is
-    not expressible on one machine; what can be checked is that a trusted
-    range is accepted by the configuration and the loopback default holds."""
-    d = start_daemon(core=tls_core(certs, **{"plaintext-trusted-networks": "10.0.0.0/8, fd00::/8"}))
-    with Conn(d.host, d.port) as c:
-        c.login()
-        c.cmd("QUIT")
-
-
 def test_bad_trusted_network_is_a_config_error(binary, workdir):
     conf = workdir / "bad.conf"
     conf.write_text("listen: 127.0.0.1:1\nplaintext-trusted-networks: 10.0.0.0/33\n")
