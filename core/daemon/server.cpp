@@ -8,8 +8,8 @@
 //   event=tls_failed rip= reason=                       handshake failed
 //   event=stls_injection rip=                           plaintext after STLS
 //   event=auth_failed user= rip= lip= method=     (fail2ban: rip=<HOST>)
-//   event=logout user= rip= reason= retrieved= retrieved_octets= deleted=
-//                deleted_octets= duration_ms=
+//   event=logout user= rip= lip= tls= method= reason= retrieved=
+//                retrieved_octets= deleted= deleted_octets= expired= duration_ms=
 //   event=refused rip= reason=limit_total|limit_ip
 //   event=maildrop_error user= why=
 #include "daemon/server.hpp"
@@ -1109,12 +1109,14 @@ void Server::destroy(Connection &c)
         const pop3::Stats &s = c.engine->stats();
         uint64_t duration = now_ms() - c.login_ms;
         log::writef(log::Info, "",
-                    "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
-                    "deleted=%u deleted_octets=%llu expired=%u duration_ms=%llu",
-                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
-                    s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
-                    s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
-                    c.maildrop.expired(), static_cast<unsigned long long>(duration));
+                    "event=logout user=%s rip=%s lip=%s tls=%d method=%s reason=%s retrieved=%u "
+                    "retrieved_octets=%llu deleted=%u deleted_octets=%llu expired=%u "
+                    "duration_ms=%llu",
+                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                    c.tls ? 1 : 0, c.method, c.close_reason, s.retrieved_messages,
+                    static_cast<unsigned long long>(s.retrieved_octets), s.deleted_messages,
+                    static_cast<unsigned long long>(s.deleted_octets), c.maildrop.expired(),
+                    static_cast<unsigned long long>(duration));
         modpop3d_event_info info{};
         info.struct_size = sizeof info;
         info.event = MODPOP3D_EV_LOGOUT;
