@@ -491,3 +491,23 @@ def test_handshake_deadline_closes_a_silent_client(start_daemon, certs):
     with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
         assert s.recv(10) == b""  # closed by the server, not by our timeout
     d.wait_log('reason="handshake timeout"')
+
+
+def test_proxy_header_then_implicit_tls(start_daemon, certs):
+    """Behind a balancer the PROXY header comes first, then the ClientHello:
+    the header must be taken exactly, leaving the TLS bytes to OpenSSL."""
+    port = free_port()
+    d = start_daemon(core=tls_core(certs, **{"proxy-trusted-networks": "127.0.0.1",
+                                             "plaintext-auth": "tls"}),
+                     extra=f"listen: 127.0.0.1:{port} tls=implicit proxy=yes\n")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.sendall(b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 995\r\n")
+    s = client_ctx().wrap_socket(raw, server_hostname="localhost")
+    c = Conn.__new__(Conn)
+    c.sock, c.buf = s, b""
+    assert c.line() == b"+OK modpop3d ready\r\n"
+    c.login()
+    assert c.cmd("QUIT").startswith("+OK")
+    c.close()
+    line = d.wait_log("event=login")
+    assert " rip=203.0.113.7 " in d.log_lines("login")[-1] and " tls=1 " in d.log_lines("login")[-1], line
