@@ -240,7 +240,8 @@ PhaseResult run_phase(const Options &o, std::vector<Session> sessions, SSL_CTX *
     if (idle) {
         // Wait (bounded) until every session is logged in and held, report,
         // then hold until a line arrives on stdin (or --hold-max passes).
-        while (barrier.held.load() < total && done.load() < threads && Clock::now() < cfg.deadline)
+        while (barrier.held.load() + barrier.failed.load() < total && done.load() < threads &&
+               Clock::now() < cfg.deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         res.login_all = std::chrono::duration<double>(Clock::now() - t0).count();
         std::printf("IDLE-READY held=%u login_all_s=%.3f\n", barrier.held.load(), res.login_all);

@@ -216,6 +216,7 @@ void Worker::fail(Conn &c, const std::string &why)
     if (c.step < s.steps.size())
         where += " step " + std::to_string(c.step);
     stats_.error(where + ": " + why);
+    barrier_.failed.fetch_add(1);
     if (!c.holding)
         --active_;
     c.holding = false;

@@ -30,6 +30,7 @@ struct WorkerConfig {
 // Shared between workers and the main thread for the idle scenario.
 struct HoldBarrier {
     std::atomic<unsigned> held{0};
+    std::atomic<unsigned> failed{0}; // sessions that ended in an error
     std::atomic<bool> release{false};
 };
 
