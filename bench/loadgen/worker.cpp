@@ -484,7 +484,9 @@ void Worker::on_event(Conn &c, uint32_t events)
 
 void Worker::drive(Conn &c)
 {
-    for (int rounds = 0; rounds < 64; ++rounds) {
+    // Until the socket would block: with TLS, bytes already decrypted into
+    // OpenSSL's buffer raise no epoll event, so stopping early could stall.
+    while (true) {
         if (c.fd < 0 || c.holding)
             return;
         if (!flush(c))
