@@ -1,0 +1,111 @@
+// reply.cpp - the POP3 reply parser; see reply.hpp.
+#include "reply.hpp"
+
+#include <cstring>
+#include <openssl/evp.h>
+
+namespace bench
+{
+
+struct Reply::Hash {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ~Hash() { EVP_MD_CTX_free(ctx); }
+    void reset() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+    void update(const char *p, std::size_t n)
+    {
+        if (n)
+            EVP_DigestUpdate(ctx, p, n);
+    }
+    std::string hex()
+    {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_DigestFinal_ex(ctx, md, &len);
+        static const char digits[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned i = 0; i < len; ++i) {
+            out += digits[md[i] >> 4];
+            out += digits[md[i] & 15];
+        }
+        return out;
+    }
+};
+
+Reply::Reply() : hash_(std::make_unique<Hash>()) {}
+Reply::~Reply() = default;
+
+void Reply::start(Mode mode)
+{
+    mode_ = mode;
+    have_status_ = false;
+    ok_ = false;
+    status_.clear();
+    lines_.clear();
+    body_size_ = 0;
+    digest_.clear();
+    error_.clear();
+    if (mode == Mode::multi_digest)
+        hash_->reset();
+}
+
+std::size_t Reply::feed(const char *data, std::size_t len, State &state)
+{
+    state = State::partial;
+    std::size_t pos = 0;
+    std::size_t hashed = 0; // body bytes before this offset are in the digest
+    constexpr std::size_t max_line = 64 * 1024;
+    auto fail = [&](std::string why) {
+        error_ = std::move(why);
+        state = State::error;
+        return pos;
+    };
+    while (pos < len) {
+        const char *nl = static_cast<const char *>(std::memchr(data + pos, '\n', len - pos));
+        if (nl == nullptr) {
+            if (len - pos > max_line)
+                return fail("line longer than 64 KiB without LF");
+            break;
+        }
+        const std::size_t end = static_cast<std::size_t>(nl - data) + 1;
+        const std::size_t line_len = end - pos;
+        if (line_len < 2 || data[end - 2] != '\r')
+            return fail("line not ending in CRLF");
+        std::string_view line(data + pos, line_len - 2);
+        if (!have_status_) {
+            have_status_ = true;
+            status_.assign(line);
+            if (line.substr(0, 3) == "+OK" && (line.size() == 3 || line[3] == ' ')) {
+                ok_ = true;
+            } else if (line.substr(0, 4) == "-ERR" && (line.size() == 4 || line[4] == ' ')) {
+                ok_ = false;
+            } else {
+                return fail("status line neither +OK nor -ERR: " + std::string(line.substr(0, 80)));
+            }
+            pos = end;
+            hashed = pos;
+            if (mode_ == Mode::single || !ok_) {
+                state = State::done;
+                return pos;
+            }
+            continue;
+        }
+        if (line == ".") {
+            if (mode_ == Mode::multi_digest) {
+                hash_->update(data + hashed, pos - hashed);
+                digest_ = hash_->hex();
+            }
+            pos = end;
+            state = State::done;
+            return pos;
+        }
+        body_size_ += line_len - (!line.empty() && line.front() == '.' ? 1 : 0);
+        if (mode_ == Mode::multi_lines)
+            lines_.emplace_back(line);
+        pos = end;
+    }
+    if (mode_ == Mode::multi_digest && have_status_)
+        hash_->update(data + hashed, pos - hashed);
+    return pos;
+}
+
+} // namespace bench
