@@ -59,9 +59,9 @@ class DirReader
     DirReader(const DirReader &) = delete;
     DirReader &operator=(const DirReader &) = delete;
     bool ok() const { return dir_ != nullptr; }
-    // next - the next entry name not starting with '.', or nullptr at the end
-    // (errno is then 0) or on error (errno set).
-    const char *next()
+    // next - the next entry whose name does not start with '.', or nullptr
+    // at the end (errno is then 0) or on error (errno set).
+    const struct dirent *next()
     {
         for (;;) {
             errno = 0;
@@ -69,7 +69,7 @@ class DirReader
             if (e == nullptr)
                 return nullptr;
             if (e->d_name[0] != '.')
-                return e->d_name;
+                return e;
         }
     }
 
@@ -214,7 +214,7 @@ int32_t Maildir::open(const char *location)
     }
     if (opt_.tmp_cleanup && tmp_fd_.valid())
         clean_tmp();
-    buf_ = std::make_unique<char[]>(kChunk);
+    buf_ = std::make_unique_for_overwrite<char[]>(kChunk);
     return MODPOP3D_OK;
 }
 
@@ -225,7 +225,8 @@ void Maildir::clean_tmp()
         return;
     const time_t limit = ::time(nullptr) - time_t(opt_.tmp_max_age_sec);
     std::size_t examined = 0, removed = 0;
-    while (const char *name = r.next()) {
+    while (const struct dirent *e = r.next()) {
+        const char *name = e->d_name;
         if (++examined > kTmpMaxExamined || removed >= kTmpMaxRemoved)
             break;
         struct stat st;
@@ -244,15 +245,15 @@ void Maildir::clean_tmp()
                    location_.c_str(), removed);
 }
 
-int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats)
+int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted)
 {
     DirReader r(dir_fd(dir));
     if (!r.ok())
         return MODPOP3D_E_IO;
     const int dfd = dir_fd(dir);
     for (;;) {
-        const char *name = r.next();
-        if (name == nullptr) {
+        const struct dirent *de = r.next();
+        if (de == nullptr) {
             if (errno != 0)
                 return MODPOP3D_E_IO;
             break;
@@ -260,6 +261,33 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats)
         if (msgs_.size() >= opt_.max_messages) {
             stats.truncated = true;
             break;
+        }
+        const char *name = de->d_name;
+        // The file type from readdir refuses symlinks and directories
+        // without a stat; DT_UNKNOWN (some file systems) falls to the stat.
+        if (de->d_type == DT_LNK) {
+            ++stats.symlinks;
+            continue;
+        }
+        if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
+            ++stats.not_regular;
+            continue;
+        }
+        if (trusted != nullptr && de->d_type == DT_REG) {
+            // A base name the cache knows needs no stat (see size_cache.hpp);
+            // open_message() still checks type, owner and size at RETR.
+            std::string_view full(name);
+            if (const CacheEntry *e = trusted->find(full.substr(0, full.find(':')))) {
+                Msg m;
+                set_name(m, dir, full);
+                m.file_size = e->file_size;
+                m.mtime_ns = e->mtime_ns;
+                m.received = e->received;
+                m.size = e->pop3_size;
+                m.from_cache = true;
+                msgs_.push_back(m);
+                continue;
+            }
         }
         struct stat st;
         if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -336,7 +364,8 @@ bool Maildir::relocate(Msg &m)
         DirReader r(dir_fd(dir));
         if (!r.ok())
             continue;
-        while (const char *name = r.next()) {
+        while (const struct dirent *e = r.next()) {
+            const char *name = e->d_name;
             std::string_view n(name);
             if (n.size() >= base.size() && n.compare(0, base.size(), base) == 0 &&
                 (n.size() == base.size() || n[base.size()] == ':')) {
@@ -401,9 +430,33 @@ int32_t Maildir::scan(uint32_t *ret_count)
     }
     const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
     ScanStats stats;
-    int32_t st = list_dir(kNew, stats);
+    SizeCache cache;
+    std::string why;
+    SizeCache::Load load = SizeCache::Load::missing;
+    DirIdentity here;
+    here.w_sizes = opt_.trust_w_size ? 1 : 0;
+    bool identity_ok = current_identity(here);
+    if (opt_.size_cache) {
+        load = cache.load(dir_fd_.get(), uid_, why);
+        if (load == SizeCache::Load::loaded && cache.identity().w_sizes != here.w_sizes) {
+            why = "written with another trust-w-size";
+            load = SizeCache::Load::invalid;
+        }
+        if (load == SizeCache::Load::invalid)
+            host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
+                       location_.c_str(), why.c_str());
+    }
+    // Names are trusted without a stat only in the directories the cache was
+    // written for, and not when hard links must be refused (that needs the
+    // link count of every file).
+    const bool trust = load == SizeCache::Load::loaded && identity_ok && cache.identity() == here &&
+                       !opt_.refuse_hard_links;
+    stats.trusted = trust;
+    msgs_.reserve(std::min<std::size_t>(opt_.max_messages, cache.size() + 64));
+    int32_t st = list_dir(kNew, stats, trust ? &cache : nullptr);
     if (st == MODPOP3D_OK)
-        st = list_dir(kCur, stats);
+        st = list_dir(kCur, stats, trust ? &cache : nullptr);
     if (st != MODPOP3D_OK) {
         msgs_.clear();
         return st;
@@ -421,28 +474,27 @@ int32_t Maildir::scan(uint32_t *ret_count)
                     [](const Msg &a, const Msg &b) { return std::strcmp(a.name, b.name) == 0; }),
         msgs_.end());
 
-    SizeCache cache;
-    std::string why;
-    SizeCache::Load load = SizeCache::Load::missing;
-    if (opt_.size_cache) {
-        load = cache.load(dir_fd_.get(), uid_, why);
-        if (load == SizeCache::Load::invalid)
-            host_->log(ictx_, MODPOP3D_LOG_WARNING,
-                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
-                       location_.c_str(), why.c_str());
-    }
     std::size_t cache_used = 0;
     for (Msg &m : msgs_) {
         std::string_view base = base_of(m);
+        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(base);
+        if (m.from_cache) {
+            m.cacheable_size = want_cached;
+            ++stats.from_cache;
+            ++cache_used;
+            continue;
+        }
         if (opt_.trust_w_size) {
             auto w = name_field(base, 'W');
             if (w && *w >= m.file_size && *w <= 2 * m.file_size) {
                 m.size = *w;
                 ++stats.from_name;
+                // Cached too: the next login then needs no stat for it.
+                m.cacheable_size = want_cached;
+                ++stats.computed_or_named;
                 continue;
             }
         }
-        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(base);
         if (load == SizeCache::Load::loaded) {
             if (const CacheEntry *e = cache.find(base, m.file_size, m.mtime_ns)) {
                 m.size = e->pop3_size;
@@ -455,6 +507,7 @@ int32_t Maildir::scan(uint32_t *ret_count)
         int32_t cs = compute_size(m);
         if (cs == MODPOP3D_OK) {
             ++stats.computed;
+            ++stats.computed_or_named;
             m.cacheable_size = m.cacheable_size && want_cached;
             continue;
         }
@@ -503,17 +556,18 @@ int32_t Maildir::scan(uint32_t *ret_count)
 
     if (opt_.size_cache)
         write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0, cache_used,
-                    load != SizeCache::Load::invalid);
+                    load != SizeCache::Load::invalid && (load != SizeCache::Load::loaded || trust),
+                    here);
 
     const uint64_t t1 = host_->now_usec != nullptr ? host_->now_usec() : 0;
     host_->log(ictx_, MODPOP3D_LOG_INFO,
                "event=scan maildir=\"%s\" messages=%zu size_from_name=%zu size_from_cache=%zu "
-               "size_computed=%zu vanished=%zu skipped_symlink=%zu skipped_not_regular=%zu "
-               "skipped_foreign_owner=%zu skipped_hard_link=%zu errors=%zu truncated=%s "
-               "time_us=%llu",
+               "size_computed=%zu cache_trusted=%s vanished=%zu skipped_symlink=%zu "
+               "skipped_not_regular=%zu skipped_foreign_owner=%zu skipped_hard_link=%zu "
+               "errors=%zu truncated=%s time_us=%llu",
                location_.c_str(), msgs_.size(), stats.from_name, stats.from_cache, stats.computed,
-               stats.vanished, stats.symlinks, stats.not_regular, stats.foreign, stats.hard_links,
-               stats.errors, stats.truncated ? "yes" : "no",
+               stats.trusted ? "yes" : "no", stats.vanished, stats.symlinks, stats.not_regular,
+               stats.foreign, stats.hard_links, stats.errors, stats.truncated ? "yes" : "no",
                static_cast<unsigned long long>(t1 - t0));
     if (stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links > 0)
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
@@ -528,6 +582,36 @@ int32_t Maildir::scan(uint32_t *ret_count)
     scanned_ = true;
     *ret_count = uint32_t(msgs_.size());
     return MODPOP3D_OK;
+}
+
+void Maildir::check_unchanged(Msg &m)
+{
+    // A message file is never rewritten under the same name by a Maildir
+    // agent; if it was anyway, the size we listed (perhaps from the cache,
+    // unchecked) is wrong. Serve the bytes as they are, and remove the cache
+    // so that the next login recounts every message.
+    struct stat st;
+    if (::fstat(open_fd_.get(), &st) != 0 || uint64_t(st.st_size) == m.file_size)
+        return;
+    host_->log(ictx_, MODPOP3D_LOG_WARNING,
+               "event=message_changed maildir=\"%s\" file=\"%s\" listed_bytes=%llu "
+               "file_bytes=%llu action=drop_cache",
+               location_.c_str(), m.name, static_cast<unsigned long long>(m.file_size),
+               static_cast<unsigned long long>(st.st_size));
+    m.file_size = uint64_t(st.st_size);
+    if (opt_.size_cache)
+        ::unlinkat(dir_fd_.get(), kCacheName, 0);
+}
+
+bool Maildir::current_identity(DirIdentity &out) const
+{
+    struct stat root, n, c;
+    if (::fstat(dir_fd_.get(), &root) != 0 || ::fstat(new_fd_.get(), &n) != 0 ||
+        ::fstat(cur_fd_.get(), &c) != 0)
+        return false;
+    out = DirIdentity{uint64_t(root.st_dev), uint64_t(root.st_ino), uint64_t(n.st_ino),
+                      uint64_t(c.st_ino), opt_.trust_w_size ? 1u : 0u};
+    return true;
 }
 
 void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
@@ -573,17 +657,17 @@ void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
 }
 
 void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
-                          bool cache_ok)
+                          bool cache_ok, const DirIdentity &here)
 {
     // Rewrite only when something changed: new sizes, stale records to prune,
-    // or a damaged file to replace.
-    bool dirty = stats.computed > 0 || cache_used != cache_entries || !cache_ok;
+    // or a damaged file (or one written for other directories) to replace.
+    bool dirty = stats.computed_or_named > 0 || cache_used != cache_entries || !cache_ok;
     if (!dirty)
         return;
-    CacheWriter w;
+    CacheWriter w(here);
     for (const Msg &m : msgs_)
         if (m.cacheable_size)
-            w.add(base_of(m), CacheEntry{m.size, m.file_size, m.mtime_ns});
+            w.add(base_of(m), CacheEntry{m.size, m.file_size, m.received, m.mtime_ns});
     if (w.records() == 0 && cache_entries == 0 && cache_ok) {
         // Nothing to remember and nothing to prune: do not create a file.
         struct stat st;
@@ -628,6 +712,7 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
         if (st != MODPOP3D_OK)
             return st;
         open_index_ = index;
+        check_unchanged(msgs_[index]);
     }
     auto finish = [this](int32_t status) {
         open_fd_.reset();

@@ -15,7 +15,7 @@ namespace mailbox_maildir
 namespace
 {
 
-constexpr std::string_view kHeader = "modpop3d-cache 1\n";
+constexpr std::string_view kMagic = "modpop3d-cache 2 ";
 // A cache larger than this is not a cache we wrote for any sane maildir.
 constexpr off_t kMaxCacheBytes = off_t(512) << 20;
 
@@ -52,6 +52,7 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
 {
     map_.clear();
     buf_.clear();
+    id_ = DirIdentity{};
     UniqueFd fd(
         ::openat(dirfd, kCacheName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd.valid()) {
@@ -95,13 +96,24 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
         buf_.clear();
         return Load::invalid;
     };
-    if (all.substr(0, kHeader.size()) != kHeader)
-        return fail("bad header");
+    if (all.substr(0, kMagic.size()) != kMagic)
+        return fail("bad header or old version");
+    const auto header_end = all.find('\n');
+    if (header_end == std::string_view::npos)
+        return fail("truncated");
+    {
+        std::string_view h = all.substr(kMagic.size(), header_end - kMagic.size());
+        if (!parse_num(next_field(h), id_.dev) || !parse_num(next_field(h), id_.root_ino) ||
+            !parse_num(next_field(h), id_.new_ino) || !parse_num(next_field(h), id_.cur_ino) ||
+            !parse_num(next_field(h), id_.w_sizes) || id_.w_sizes > 1 || !h.empty())
+            return fail("bad header");
+    }
+    const std::size_t header_size = header_end + 1;
     // The trailer is the last line; everything before it is checksummed.
     if (all.empty() || all.back() != '\n')
         return fail("truncated");
     auto trailer_start = all.rfind('\n', all.size() - 2);
-    if (trailer_start == std::string_view::npos || trailer_start + 1 < kHeader.size())
+    if (trailer_start == std::string_view::npos || trailer_start + 1 < header_size)
         return fail("no trailer");
     std::string_view body = all.substr(0, trailer_start + 1);
     std::string_view trailer = all.substr(trailer_start + 1);
@@ -115,7 +127,10 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
         return fail("bad trailer");
     if (sum != fnv1a(body))
         return fail("bad checksum");
-    std::string_view rest = body.substr(kHeader.size());
+    std::string_view rest = body.substr(header_size);
+    // Every record is at least 10 octets: a larger count is a lie.
+    if (count > body.size() / 10)
+        return fail("record count mismatch");
     map_.reserve(count);
     std::size_t seen = 0;
     while (!rest.empty()) {
@@ -124,13 +139,13 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
         rest.remove_prefix(nl + 1);
         CacheEntry e;
         if (!parse_num(next_field(line), e.pop3_size) ||
-            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.mtime_ns) ||
-            !CacheWriter::cacheable(line))
+            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.received) ||
+            !parse_num(next_field(line), e.mtime_ns) || !CacheWriter::cacheable(line))
             return fail("bad record");
         // A POP3 size is between the file size and twice it (every octet a LF).
         if (e.pop3_size < e.file_size || e.pop3_size > 2 * e.file_size)
             return fail("impossible size");
-        map_[line] = e;
+        map_.put(line, e);
         ++seen;
     }
     if (seen != count)
@@ -138,17 +153,28 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
     return Load::loaded;
 }
 
-const CacheEntry *SizeCache::find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const
+const CacheEntry *SizeCache::find(std::string_view base) const
 {
-    auto it = map_.find(base);
-    if (it == map_.end() || it->second.file_size != file_size || it->second.mtime_ns != mtime_ns)
-        return nullptr;
-    return &it->second;
+    return map_.find(base);
 }
 
-CacheWriter::CacheWriter()
+const CacheEntry *SizeCache::find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const
 {
-    text_.append(kHeader);
+    const CacheEntry *e = map_.find(base);
+    if (e == nullptr || e->file_size != file_size || e->mtime_ns != mtime_ns)
+        return nullptr;
+    return e;
+}
+
+CacheWriter::CacheWriter(const DirIdentity &id)
+{
+    char h[128];
+    int n = std::snprintf(
+        h, sizeof h, "%llu %llu %llu %llu %u\n", static_cast<unsigned long long>(id.dev),
+        static_cast<unsigned long long>(id.root_ino), static_cast<unsigned long long>(id.new_ino),
+        static_cast<unsigned long long>(id.cur_ino), id.w_sizes);
+    text_.append(kMagic);
+    text_.append(h, std::size_t(n));
 }
 
 bool CacheWriter::cacheable(std::string_view base)
@@ -163,10 +189,11 @@ bool CacheWriter::cacheable(std::string_view base)
 
 void CacheWriter::add(std::string_view base, const CacheEntry &e)
 {
-    char num[80];
-    int n = std::snprintf(
-        num, sizeof num, "%llu %llu %lld ", static_cast<unsigned long long>(e.pop3_size),
-        static_cast<unsigned long long>(e.file_size), static_cast<long long>(e.mtime_ns));
+    char num[96];
+    int n = std::snprintf(num, sizeof num, "%llu %llu %lld %lld ",
+                          static_cast<unsigned long long>(e.pop3_size),
+                          static_cast<unsigned long long>(e.file_size),
+                          static_cast<long long>(e.received), static_cast<long long>(e.mtime_ns));
     text_.append(num, std::size_t(n));
     text_.append(base);
     text_.push_back('\n');

@@ -4,21 +4,30 @@
 //
 // Text format, one record a line, written atomically (temporary file in tmp/
 // + rename) and owned by the mailbox user with mode 0600:
-//   modpop3d-cache 1
-//   <pop3-size> <file-size> <mtime-ns> <base-name>
+//   modpop3d-cache 2 <dev> <maildir-ino> <new-ino> <cur-ino> <w-sizes 0|1>
+//   <pop3-size> <file-size> <received> <mtime-ns> <base-name>
 //   ...
 //   end <records> <FNV-1a 64 of every byte before this line, 16 hex digits>
-// An entry is used only when the file's size and mtime (ns) still match. A
-// missing trailer, a bad checksum, a bad line, a wrong owner or mode, or a
-// symlink make the whole file ignored; it is then rewritten. Base names that
-// contain octets outside 0x21-0x7E are never cached (their size is computed).
+// The header names the directories the cache was written for. While they
+// are the same directories (same device and inodes), an entry is trusted by
+// its base name alone, without a stat: Maildir base names are unique and a
+// message file is never rewritten in place (only its ":2,flags" suffix
+// changes), so the name stands for the content. When the directories differ
+// (a maildir restored or copied elsewhere) an entry is used only when the
+// file's size and mtime (ns) still match. A missing trailer, a bad checksum,
+// a bad line, a wrong owner or mode, or a symlink make the whole file
+// ignored; it is then rewritten. <w-sizes> says whether sizes were taken
+// from ",W=" names (trust-w-size); a cache written under the other setting
+// is not used. Base names that contain octets outside
+// 0x21-0x7E are never cached (their size is computed).
 #pragma once
+
+#include "name_index.hpp"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
-#include <unordered_map>
 
 namespace mailbox_maildir
 {
@@ -28,7 +37,15 @@ inline constexpr const char *kCacheName = "modpop3d-cache";
 struct CacheEntry {
     uint64_t pop3_size = 0;
     uint64_t file_size = 0;
+    int64_t received = 0; // delivery time (seconds) used for the POP3 order
     int64_t mtime_ns = 0;
+};
+
+// DirIdentity - which maildir the cache describes.
+struct DirIdentity {
+    uint64_t dev = 0, root_ino = 0, new_ino = 0, cur_ino = 0;
+    unsigned w_sizes = 0; // 1: sizes from ,W= names are in the cache
+    bool operator==(const DirIdentity &) const = default;
 };
 
 class SizeCache
@@ -40,6 +57,11 @@ class SizeCache
     // the reason when the result is invalid.
     Load load(int dirfd, uid_t uid, std::string &why);
 
+    // identity - the directories named by the loaded header.
+    const DirIdentity &identity() const { return id_; }
+
+    // find - the entry for `base`, or null (no check against the file).
+    const CacheEntry *find(std::string_view base) const;
     // find - the entry for `base` when its file size and mtime match, else null.
     const CacheEntry *find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const;
 
@@ -47,7 +69,8 @@ class SizeCache
 
   private:
     std::string buf_;
-    std::unordered_map<std::string_view, CacheEntry> map_;
+    DirIdentity id_;
+    NameIndex<CacheEntry> map_;
 };
 
 // CacheWriter - collects the records of the current listing and replaces the
@@ -55,7 +78,7 @@ class SizeCache
 class CacheWriter
 {
   public:
-    CacheWriter();
+    explicit CacheWriter(const DirIdentity &id);
     static bool cacheable(std::string_view base);
     void add(std::string_view base, const CacheEntry &e);
     std::size_t records() const { return records_; }

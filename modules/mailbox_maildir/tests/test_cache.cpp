@@ -61,29 +61,89 @@ TEST(MaildirCache, SecondOpenReadsNoBodies)
     EXPECT_NE(line.find("size_from_cache=40"), std::string::npos) << line;
 }
 
-TEST(MaildirCache, CachedSizeIsUsedWhenSizeAndMtimeMatch)
+TEST(MaildirCache, KnownNamesAreTrustedWithoutStatAndAChangeIsCaughtAtRetr)
 {
-    // Proof that the body is not read: replace a message's content by one of
-    // the same length but another POP3 size, and restore the mtime. The
-    // cached size is what the second session reports.
+    // Proof that neither the body nor the inode is looked at: rewrite a
+    // message in place (which no Maildir agent does) with another length and
+    // mtime. The second login still lists the cached size; RETR serves the
+    // real bytes, notices the change and drops the cache; the third login
+    // recounts.
     TempDir t;
     std::string md = make_maildir(t.path() + "/Maildir");
-    std::string orig = "aaaa\nbbbb\n"; // 10 octets, POP3 12
-    deliver(md, "1700000000.x.host", orig);
+    deliver(md, "1700000000.x.host", "aaaa\nbbbb\n"); // POP3 12
     std::string path = md + "/new/1700000000.x.host";
-    set_mtime(path, 1700000000);
     LoadedModule mod(module_path(), {});
     EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
+    EXPECT_NE(last_log(mod, "event=scan").find("cache_trusted=no"), std::string::npos);
 
-    std::string same_len = "a\nb\nc\nd\ne\n"; // 10 octets, POP3 15
-    write_file(path, same_len);
-    set_mtime(path, 1700000000);
+    const std::string changed = "a\nb\nc\nd\ne\nffff\n";
+    write_file(path, changed);
+    set_mtime(path, 1600000000);
     EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
-
-    // A different mtime invalidates the entry: the size is computed again.
-    set_mtime(path, 1700000001);
-    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{pop3_size(same_len)});
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("cache_trusted=yes"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_cache=1"), std::string::npos) << line;
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 1u);
+        EXPECT_EQ(retrieve_string(mb, 0), changed);
+    }
+    EXPECT_TRUE(log_has(mod, {"event=message_changed", "action=drop_cache"}));
+    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{pop3_size(changed)});
     EXPECT_NE(last_log(mod, "event=scan").find("size_computed=1"), std::string::npos);
+}
+
+TEST(MaildirCache, CacheOfOtherDirectoriesIsCheckedBySizeAndMtime)
+{
+    // A maildir copied elsewhere (new inodes) keeps its cache file; there an
+    // entry is used only when the file's size and mtime still match.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    deliver(md, "1700000000.x.host", "aaaa\nbbbb\n"); // 10 octets, POP3 12
+    deliver(md, "1700000001.y.host", "cccc\ndddd\n");
+    set_mtime(md + "/new/1700000000.x.host", 1700000000);
+    set_mtime(md + "/new/1700000001.y.host", 1700000001);
+    LoadedModule mod(module_path(), {});
+    EXPECT_EQ(list(mod, md).sizes, (std::vector<uint64_t>{12, 12}));
+
+    std::string copy = t.path() + "/Copy";
+    fs::copy(md, copy, fs::copy_options::recursive);
+    ::chmod((copy + "/modpop3d-cache").c_str(), 0600);
+    const std::string same_len = "a\nb\nc\nd\ne\n"; // 10 octets, POP3 15
+    write_file(copy + "/new/1700000000.x.host", same_len);
+    set_mtime(copy + "/new/1700000000.x.host", 1700000000); // same size and mtime
+    write_file(copy + "/new/1700000001.y.host", same_len);
+    set_mtime(copy + "/new/1700000001.y.host", 1700000002); // another mtime
+    set_mtime(copy + "/new/1700000001.y.host", 1700000002);
+    EXPECT_EQ(list(mod, copy).sizes, (std::vector<uint64_t>{12, pop3_size(same_len)}));
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("cache_trusted=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_computed=1"), std::string::npos) << line;
+    // Rewritten for the copy's directories: trusted from now on.
+    list(mod, copy);
+    EXPECT_NE(last_log(mod, "event=scan").find("cache_trusted=yes"), std::string::npos);
+}
+
+TEST(MaildirCache, CacheHeaderRecordsTheDirectoriesAndIsPrivate)
+{
+    TempDir t;
+    std::string md = make_box(t, 4);
+    LoadedModule mod(module_path(), {});
+    list(mod, md);
+    struct stat root, n, c, st;
+    ASSERT_EQ(::stat(md.c_str(), &root), 0);
+    ASSERT_EQ(::stat((md + "/new").c_str(), &n), 0);
+    ASSERT_EQ(::stat((md + "/cur").c_str(), &c), 0);
+    std::string text = read_file(md + "/modpop3d-cache");
+    std::string header = text.substr(0, text.find('\n'));
+    EXPECT_EQ(header, "modpop3d-cache 2 " + std::to_string(root.st_dev) + " " +
+                          std::to_string(root.st_ino) + " " + std::to_string(n.st_ino) + " " +
+                          std::to_string(c.st_ino) + " 1");
+    ASSERT_EQ(::lstat((md + "/modpop3d-cache").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_nlink, 1u);
+    // No temporary file is left behind (written in tmp/, renamed into place).
+    EXPECT_TRUE(list_dir(md + "/tmp").empty());
 }
 
 TEST(MaildirCache, DeletedOrCorruptCacheIsRebuiltWithSameUidlsAndSizes)
