@@ -740,9 +740,10 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
     }
 }
 
-bool Maildir::move_to_cur(Msg &m, int &err)
+bool Maildir::move_to_cur(Msg &m, int &err, int &touched)
 {
     err = 0;
+    touched = -1;
     std::string_view base = base_of(m);
     std::optional<std::string> info = info_with_seen(info_of(m), m.has_info);
     if (m.dir == kCur && !info)
@@ -761,9 +762,12 @@ bool Maildir::move_to_cur(Msg &m, int &err)
     }
     char from[NAME_MAX + 1];
     full_name(m, from);
+    const uint8_t old_dir = m.dir;
     err = rename_noreplace(dir_fd(m.dir), from, cur_fd_.get(), target.c_str());
-    if (err == 0)
+    if (err == 0) {
+        touched = old_dir;
         set_name(m, kCur, target);
+    }
     return err == 0;
 }
 
@@ -777,6 +781,7 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
     char name[NAME_MAX + 1];
     uint64_t del_bytes = 0, del_count = 0, moved = 0;
     std::size_t failures = 0;
+    bool touched_new = false, touched_cur = false;
     for (uint32_t i = 0; i < changes->count; ++i) {
         Msg &m = msgs_[i];
         if (changes->deleted[i]) {
@@ -787,6 +792,7 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
                 e = rc == 0 ? 0 : errno;
             }
             if (rc == 0) {
+                (m.dir == kCur ? touched_cur : touched_new) = true;
                 // Maildir++ counts the size deliverers added: ,S= or the file size.
                 auto s = name_field(base_of(m), 'S');
                 del_bytes += s ? *s : m.file_size;
@@ -800,13 +806,20 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
             continue;
         }
         if (changes->retrieved[i] && opt_.mark_seen) {
-            int err = 0;
-            if (move_to_cur(m, err)) {
+            int err = 0, from = -1;
+            auto note = [&] {
                 ++moved;
+                if (from >= 0) { // a rename: cur/ gained a name, `from` lost one
+                    touched_cur = true;
+                    (from == kCur ? touched_cur : touched_new) = true;
+                }
+            };
+            if (move_to_cur(m, err, from)) {
+                note();
                 continue;
             }
-            if (err == ENOENT && relocate(m) && move_to_cur(m, err)) {
-                ++moved;
+            if (err == ENOENT && relocate(m) && move_to_cur(m, err, from)) {
+                note();
                 continue;
             }
             // Not fatal: the message stays where it is, unseen.
@@ -816,11 +829,30 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
                            location_.c_str(), m.name, strerror(err));
         }
     }
-    int qerr = quota_note_deleted(dir_fd_.get(), uid_, del_bytes, del_count);
-    if (qerr != 0)
+    // Make the unlinks and renames durable before QUIT is acknowledged: a
+    // crash after +OK must not bring deleted mail back or lose a move.
+    int serr = 0;
+    if (touched_cur && ::fsync(cur_fd_.get()) != 0)
+        serr = errno;
+    if (touched_new && ::fsync(new_fd_.get()) != 0 && serr == 0)
+        serr = errno;
+    if (serr != 0) {
+        ++failures;
+        host_->log(ictx_, MODPOP3D_LOG_ERR, "event=sync_failed maildir=\"%s\" error=\"%s\"",
+                   location_.c_str(), strerror(serr));
+    }
+    QuotaResult q = quota_note_deleted(
+        dir_fd_.get(), tmp_fd_.valid() ? tmp_fd_.get() : -1, uid_, del_bytes, del_count,
+        std::string(kQuotaName) + "." + std::to_string(::getpid()) + "." + random_hex(),
+        ::time(nullptr));
+    if (q.err != 0)
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
                    "event=maildirsize_update_failed maildir=\"%s\" error=\"%s\"", location_.c_str(),
-                   strerror(qerr));
+                   strerror(q.err));
+    else if (q.recalculated)
+        host_->log(ictx_, MODPOP3D_LOG_INFO,
+                   "event=maildirsize_recalculated maildir=\"%s\" reason=%s", location_.c_str(),
+                   q.reason);
     host_->log(ictx_, MODPOP3D_LOG_INFO,
                "event=commit maildir=\"%s\" deleted=%llu deleted_bytes=%llu marked_seen=%llu "
                "failures=%zu",

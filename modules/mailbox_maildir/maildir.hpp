@@ -98,7 +98,8 @@ class Maildir
     void write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
                      bool cache_ok, const DirIdentity &here);
     std::string random_hex();
-    bool move_to_cur(Msg &m, int &err);
+    // move_to_cur - mark seen; `touched` is the directory renamed from, or -1.
+    bool move_to_cur(Msg &m, int &err, int &touched);
 
     const modpop3d_host *host_;
     const modpop3d_ictx *ictx_;

@@ -1,0 +1,1 @@
+#include "maildir_fixture.hpp"
