@@ -422,45 +422,15 @@ std::string Maildir::random_hex()
     return std::string(hex, 16);
 }
 
-int32_t Maildir::scan(uint32_t *ret_count)
+int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const SizeCache &cache,
+                               ScanStats &stats)
 {
-    if (scanned_) {
-        *ret_count = uint32_t(msgs_.size());
-        return MODPOP3D_OK;
-    }
-    const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
-    ScanStats stats;
-    SizeCache cache;
-    std::string why;
-    SizeCache::Load load = SizeCache::Load::missing;
-    DirIdentity here;
-    here.w_sizes = opt_.trust_w_size ? 1 : 0;
-    bool identity_ok = current_identity(here);
-    if (opt_.size_cache) {
-        load = cache.load(dir_fd_.get(), uid_, why);
-        if (load == SizeCache::Load::loaded && cache.identity().w_sizes != here.w_sizes) {
-            why = "written with another trust-w-size";
-            load = SizeCache::Load::invalid;
-        }
-        if (load == SizeCache::Load::invalid)
-            host_->log(ictx_, MODPOP3D_LOG_WARNING,
-                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
-                       location_.c_str(), why.c_str());
-    }
-    // Names are trusted without a stat only in the directories the cache was
-    // written for, and not when hard links must be refused (that needs the
-    // link count of every file).
-    const bool trust = load == SizeCache::Load::loaded && identity_ok && cache.identity() == here &&
-                       !opt_.refuse_hard_links;
-    stats.trusted = trust;
-    msgs_.reserve(std::min<std::size_t>(opt_.max_messages, cache.size() + 64));
-    int32_t st = list_dir(kNew, stats, trust ? &cache : nullptr);
+    const auto load = SizeCache::Load(load_state);
+    int32_t st = list_dir(kNew, stats, trusted);
     if (st == MODPOP3D_OK)
-        st = list_dir(kCur, stats, trust ? &cache : nullptr);
-    if (st != MODPOP3D_OK) {
-        msgs_.clear();
+        st = list_dir(kCur, stats, trusted);
+    if (st != MODPOP3D_OK)
         return st;
-    }
 
     // A message renamed new/ -> cur/ by another session between the two
     // readdir passes shows up twice: keep one (the cur/ one, its new place).
@@ -474,14 +444,13 @@ int32_t Maildir::scan(uint32_t *ret_count)
                     [](const Msg &a, const Msg &b) { return std::strcmp(a.name, b.name) == 0; }),
         msgs_.end());
 
-    std::size_t cache_used = 0;
     for (Msg &m : msgs_) {
         std::string_view base = base_of(m);
-        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(base);
+        char full[NAME_MAX + 1];
+        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
         if (m.from_cache) {
             m.cacheable_size = want_cached;
             ++stats.from_cache;
-            ++cache_used;
             continue;
         }
         if (opt_.trust_w_size) {
@@ -500,7 +469,6 @@ int32_t Maildir::scan(uint32_t *ret_count)
                 m.size = e->pop3_size;
                 m.cacheable_size = want_cached;
                 ++stats.from_cache;
-                ++cache_used;
                 continue;
             }
         }
@@ -531,6 +499,79 @@ int32_t Maildir::scan(uint32_t *ret_count)
         return std::strcmp(a.name, b.name) < 0;
     });
 
+    return MODPOP3D_OK;
+}
+
+void Maildir::take_snapshot(const SizeCache &cache, ScanStats &stats)
+{
+    for (const CacheRecord &r : cache.records()) {
+        if (msgs_.size() >= opt_.max_messages) {
+            stats.truncated = true;
+            break;
+        }
+        Msg m;
+        set_name(m, r.dir != 0 ? kCur : kNew, r.name);
+        m.size = r.entry.pop3_size;
+        m.file_size = r.entry.file_size;
+        m.received = r.entry.received;
+        m.mtime_ns = r.entry.mtime_ns;
+        m.from_cache = true;
+        m.cacheable_size = true;
+        msgs_.push_back(m);
+    }
+    stats.from_cache = msgs_.size();
+}
+
+int32_t Maildir::scan(uint32_t *ret_count)
+{
+    if (scanned_) {
+        *ret_count = uint32_t(msgs_.size());
+        return MODPOP3D_OK;
+    }
+    const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
+    ScanStats stats;
+    SizeCache cache;
+    std::string why;
+    SizeCache::Load load = SizeCache::Load::missing;
+    DirIdentity here;
+    here.w_sizes = opt_.trust_w_size ? 1 : 0;
+    DirTimes fresh; // of this listing: mtimes before it begins, its start
+    bool identity_ok = current_identity(here, fresh);
+    if (opt_.size_cache) {
+        load = cache.load(dir_fd_.get(), uid_, why);
+        if (load == SizeCache::Load::loaded && cache.identity().w_sizes != here.w_sizes) {
+            why = "written with another trust-w-size";
+            load = SizeCache::Load::invalid;
+        }
+        if (load == SizeCache::Load::invalid)
+            host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
+                       location_.c_str(), why.c_str());
+    }
+    // Names are trusted without a stat only in the directories the cache was
+    // written for, and not when hard links must be refused (that needs the
+    // link count of every file).
+    const bool trust = load == SizeCache::Load::loaded && identity_ok && cache.identity() == here &&
+                       !opt_.refuse_hard_links;
+    stats.trusted = trust;
+    // Nothing changed since a complete listing: take it from the cache.
+    const DirTimes &old_times = cache.times();
+    const bool snapshot = trust && old_times.settled() && old_times.new_ns == fresh.new_ns &&
+                          old_times.cur_ns == fresh.cur_ns;
+    stats.snapshot = snapshot;
+    msgs_.reserve(std::min<std::size_t>(opt_.max_messages, cache.size() + 64));
+    if (snapshot) {
+        take_snapshot(cache, stats);
+    } else if (int32_t st = list_and_size(trust ? &cache : nullptr, int(load), cache, stats);
+               st != MODPOP3D_OK) {
+        msgs_.clear();
+        return st;
+    }
+    // Every listed message is in the cache: the next listing may be a snapshot.
+    fresh.complete =
+        stats.errors == 0 && stats.vanished == 0 && !stats.truncated &&
+        std::all_of(msgs_.begin(), msgs_.end(), [](const Msg &m) { return m.cacheable_size; });
+
     DovecotUidlist uidlist;
     std::size_t from_uidlist = 0;
     if (opt_.uidl_format == UidlFormat::dovecot && !msgs_.empty())
@@ -554,21 +595,21 @@ int32_t Maildir::scan(uint32_t *ret_count)
                    "event=dovecot_uidls maildir=\"%s\" from_uidlist=%zu from_basename=%zu",
                    location_.c_str(), from_uidlist, msgs_.size() - from_uidlist);
 
-    if (opt_.size_cache)
-        write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0, cache_used,
+    if (opt_.size_cache && !snapshot)
+        write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0,
                     load != SizeCache::Load::invalid && (load != SizeCache::Load::loaded || trust),
-                    here);
+                    here, fresh);
 
     const uint64_t t1 = host_->now_usec != nullptr ? host_->now_usec() : 0;
     host_->log(ictx_, MODPOP3D_LOG_INFO,
                "event=scan maildir=\"%s\" messages=%zu size_from_name=%zu size_from_cache=%zu "
-               "size_computed=%zu cache_trusted=%s vanished=%zu skipped_symlink=%zu "
+               "size_computed=%zu cache_trusted=%s snapshot=%s vanished=%zu skipped_symlink=%zu "
                "skipped_not_regular=%zu skipped_foreign_owner=%zu skipped_hard_link=%zu "
                "errors=%zu truncated=%s time_us=%llu",
                location_.c_str(), msgs_.size(), stats.from_name, stats.from_cache, stats.computed,
-               stats.trusted ? "yes" : "no", stats.vanished, stats.symlinks, stats.not_regular,
-               stats.foreign, stats.hard_links, stats.errors, stats.truncated ? "yes" : "no",
-               static_cast<unsigned long long>(t1 - t0));
+               stats.trusted ? "yes" : "no", stats.snapshot ? "yes" : "no", stats.vanished,
+               stats.symlinks, stats.not_regular, stats.foreign, stats.hard_links, stats.errors,
+               stats.truncated ? "yes" : "no", static_cast<unsigned long long>(t1 - t0));
     if (stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links > 0)
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
                    "event=files_skipped maildir=\"%s\" count=%zu reason=\"symlink, not a regular "
@@ -603,7 +644,7 @@ void Maildir::check_unchanged(Msg &m)
         ::unlinkat(dir_fd_.get(), kCacheName, 0);
 }
 
-bool Maildir::current_identity(DirIdentity &out) const
+bool Maildir::current_identity(DirIdentity &out, DirTimes &times) const
 {
     struct stat root, n, c;
     if (::fstat(dir_fd_.get(), &root) != 0 || ::fstat(new_fd_.get(), &n) != 0 ||
@@ -611,6 +652,13 @@ bool Maildir::current_identity(DirIdentity &out) const
         return false;
     out = DirIdentity{uint64_t(root.st_dev), uint64_t(root.st_ino), uint64_t(n.st_ino),
                       uint64_t(c.st_ino), opt_.trust_w_size ? 1u : 0u};
+    // The mtimes are taken before the listing starts, the start after them:
+    // a change during the listing leaves a newer mtime than the one kept.
+    times.new_ns = mtime_ns(n);
+    times.cur_ns = mtime_ns(c);
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    times.listed_at_ns = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
     return true;
 }
 
@@ -656,18 +704,22 @@ void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
         ignore(why.c_str());
 }
 
-void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
-                          bool cache_ok, const DirIdentity &here)
+void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, bool cache_ok,
+                          const DirIdentity &here, const DirTimes &fresh)
 {
     // Rewrite only when something changed: new sizes, stale records to prune,
-    // or a damaged file (or one written for other directories) to replace.
-    bool dirty = stats.computed_or_named > 0 || cache_used != cache_entries || !cache_ok;
+    // a damaged file (or one written for other directories) to replace, or
+    // a listing that the next login may take as a snapshot.
+    bool dirty = stats.computed_or_named > 0 || stats.from_cache != cache_entries || !cache_ok ||
+                 fresh.settled();
     if (!dirty)
         return;
-    CacheWriter w(here);
+    CacheWriter w(here, fresh);
+    char full[NAME_MAX + 1];
     for (const Msg &m : msgs_)
         if (m.cacheable_size)
-            w.add(base_of(m), CacheEntry{m.size, m.file_size, m.received, m.mtime_ns});
+            w.add(full_name(m, full), m.dir,
+                  CacheEntry{m.size, m.file_size, m.received, m.mtime_ns});
     if (w.records() == 0 && cache_entries == 0 && cache_ok) {
         // Nothing to remember and nothing to prune: do not create a file.
         struct stat st;

@@ -136,9 +136,16 @@ TEST(MaildirCache, CacheHeaderRecordsTheDirectoriesAndIsPrivate)
     ASSERT_EQ(::stat((md + "/cur").c_str(), &c), 0);
     std::string text = read_file(md + "/modpop3d-cache");
     std::string header = text.substr(0, text.find('\n'));
-    EXPECT_EQ(header, "modpop3d-cache 2 " + std::to_string(root.st_dev) + " " +
-                          std::to_string(root.st_ino) + " " + std::to_string(n.st_ino) + " " +
-                          std::to_string(c.st_ino) + " 1");
+    auto ns = [](const struct stat &x) {
+        return std::to_string(int64_t(x.st_mtim.tv_sec) * 1000000000 + x.st_mtim.tv_nsec);
+    };
+    // Identity, trust-w-size, the mtimes of new/ and cur/, listing start,
+    // complete.
+    const std::string prefix = "modpop3d-cache 3 " + std::to_string(root.st_dev) + " " +
+                               std::to_string(root.st_ino) + " " + std::to_string(n.st_ino) + " " +
+                               std::to_string(c.st_ino) + " 1 " + ns(n) + " " + ns(c) + " ";
+    EXPECT_EQ(header.substr(0, prefix.size()), prefix) << header;
+    EXPECT_EQ(header.substr(header.size() - 2), " 1") << header;
     ASSERT_EQ(::lstat((md + "/modpop3d-cache").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
     EXPECT_EQ(st.st_nlink, 1u);
@@ -215,4 +222,71 @@ TEST(MaildirCache, DisabledCacheWritesNoFile)
     Listing a = list(mod, md);
     EXPECT_EQ(a.uidls.size(), 3u);
     EXPECT_NE(::access((md + "/modpop3d-cache").c_str(), F_OK), 0);
+}
+
+TEST(MaildirCache, UnchangedSettledDirectoriesGiveTheListingWithoutReadingThem)
+{
+    TempDir t;
+    std::string md = make_box(t, 6);
+    // Directories last changed a minute ago: a listing now is "settled".
+    auto age_dirs = [&] {
+        set_mtime(md + "/new", ::time(nullptr) - 60);
+        set_mtime(md + "/cur", ::time(nullptr) - 60);
+    };
+    age_dirs();
+    LoadedModule mod(module_path(), {});
+    Listing first = list(mod, md);
+    EXPECT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+    Listing second = list(mod, md);
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=yes"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_cache=6"), std::string::npos) << line;
+    EXPECT_EQ(first, second);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 6u);
+        EXPECT_EQ(retrieve_string(mb, 5), read_file(md + "/cur/1700000005.P5.host"));
+    }
+
+    // A delivery changes new/'s mtime: a full listing again, which sees it.
+    deliver(md, "1700000100.P100.host", "late\n");
+    Listing third = list(mod, md);
+    line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_computed=1"), std::string::npos) << line;
+    ASSERT_EQ(third.uidls.size(), 7u);
+    EXPECT_EQ(third.uidls.back(), "1700000100.P100.host");
+
+    // A flag change by another agent (rename within cur/) changes cur/.
+    age_dirs();
+    list(mod, md); // settled again
+    ASSERT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+    list(mod, md);
+    ASSERT_NE(last_log(mod, "event=scan").find("snapshot=yes"), std::string::npos);
+    ASSERT_EQ(::rename((md + "/cur/1700000001.P1.host").c_str(),
+                       (md + "/cur/1700000001.P1.host:2,FS").c_str()),
+              0);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 7u);
+        EXPECT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+        EXPECT_EQ(retrieve_string(mb, 1), read_file(md + "/cur/1700000001.P1.host:2,FS"));
+        // Deleting from a snapshot listing works and is seen next time.
+        ASSERT_EQ(mb.commit({1, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}), MODPOP3D_OK);
+    }
+    EXPECT_EQ(list(mod, md).uidls.size(), 6u);
+}
+
+TEST(MaildirCache, RecentlyChangedDirectoriesAreAlwaysRead)
+{
+    // Directories changed less than 2 s before the listing: a change right
+    // after it could keep the same mtime, so the next login reads them.
+    TempDir t;
+    std::string md = make_box(t, 3);
+    LoadedModule mod(module_path(), {});
+    list(mod, md);
+    list(mod, md);
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("cache_trusted=yes"), std::string::npos) << line;
 }
