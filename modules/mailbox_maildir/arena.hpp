@@ -27,11 +27,11 @@ class Arena
     char *alloc(std::size_t n)
     {
         if (n > kBlock) {
-            blocks_.push_back(std::make_unique<char[]>(n));
+            blocks_.push_back(std::make_unique_for_overwrite<char[]>(n));
             return blocks_.back().get();
         }
         if (left_ < n) {
-            blocks_.push_back(std::make_unique<char[]>(kBlock));
+            blocks_.push_back(std::make_unique_for_overwrite<char[]>(kBlock));
             next_ = blocks_.back().get();
             left_ = kBlock;
         }

@@ -59,9 +59,9 @@ class DirReader
     DirReader(const DirReader &) = delete;
     DirReader &operator=(const DirReader &) = delete;
     bool ok() const { return dir_ != nullptr; }
-    // next - the next entry name not starting with '.', or nullptr at the end
-    // (errno is then 0) or on error (errno set).
-    const char *next()
+    // next - the next entry whose name does not start with '.', or nullptr
+    // at the end (errno is then 0) or on error (errno set).
+    const struct dirent *next()
     {
         for (;;) {
             errno = 0;
@@ -69,7 +69,7 @@ class DirReader
             if (e == nullptr)
                 return nullptr;
             if (e->d_name[0] != '.')
-                return e->d_name;
+                return e;
         }
     }
 
@@ -214,7 +214,7 @@ int32_t Maildir::open(const char *location)
     }
     if (opt_.tmp_cleanup && tmp_fd_.valid())
         clean_tmp();
-    buf_ = std::make_unique<char[]>(kChunk);
+    buf_ = std::make_unique_for_overwrite<char[]>(kChunk);
     return MODPOP3D_OK;
 }
 
@@ -225,7 +225,8 @@ void Maildir::clean_tmp()
         return;
     const time_t limit = ::time(nullptr) - time_t(opt_.tmp_max_age_sec);
     std::size_t examined = 0, removed = 0;
-    while (const char *name = r.next()) {
+    while (const struct dirent *e = r.next()) {
+        const char *name = e->d_name;
         if (++examined > kTmpMaxExamined || removed >= kTmpMaxRemoved)
             break;
         struct stat st;
@@ -244,15 +245,15 @@ void Maildir::clean_tmp()
                    location_.c_str(), removed);
 }
 
-int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats)
+int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted)
 {
     DirReader r(dir_fd(dir));
     if (!r.ok())
         return MODPOP3D_E_IO;
     const int dfd = dir_fd(dir);
     for (;;) {
-        const char *name = r.next();
-        if (name == nullptr) {
+        const struct dirent *de = r.next();
+        if (de == nullptr) {
             if (errno != 0)
                 return MODPOP3D_E_IO;
             break;
@@ -260,6 +261,33 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats)
         if (msgs_.size() >= opt_.max_messages) {
             stats.truncated = true;
             break;
+        }
+        const char *name = de->d_name;
+        // The file type from readdir refuses symlinks and directories
+        // without a stat; DT_UNKNOWN (some file systems) falls to the stat.
+        if (de->d_type == DT_LNK) {
+            ++stats.symlinks;
+            continue;
+        }
+        if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
+            ++stats.not_regular;
+            continue;
+        }
+        if (trusted != nullptr && de->d_type == DT_REG) {
+            // A base name the cache knows needs no stat (see size_cache.hpp);
+            // open_message() still checks type, owner and size at RETR.
+            std::string_view full(name);
+            if (const CacheEntry *e = trusted->find(full.substr(0, full.find(':')))) {
+                Msg m;
+                set_name(m, dir, full);
+                m.file_size = e->file_size;
+                m.mtime_ns = e->mtime_ns;
+                m.received = e->received;
+                m.size = e->pop3_size;
+                m.from_cache = true;
+                msgs_.push_back(m);
+                continue;
+            }
         }
         struct stat st;
         if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -336,7 +364,8 @@ bool Maildir::relocate(Msg &m)
         DirReader r(dir_fd(dir));
         if (!r.ok())
             continue;
-        while (const char *name = r.next()) {
+        while (const struct dirent *e = r.next()) {
+            const char *name = e->d_name;
             std::string_view n(name);
             if (n.size() >= base.size() && n.compare(0, base.size(), base) == 0 &&
                 (n.size() == base.size() || n[base.size()] == ':')) {
@@ -393,21 +422,15 @@ std::string Maildir::random_hex()
     return std::string(hex, 16);
 }
 
-int32_t Maildir::scan(uint32_t *ret_count)
+int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const SizeCache &cache,
+                               ScanStats &stats)
 {
-    if (scanned_) {
-        *ret_count = uint32_t(msgs_.size());
-        return MODPOP3D_OK;
-    }
-    const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
-    ScanStats stats;
-    int32_t st = list_dir(kNew, stats);
+    const auto load = SizeCache::Load(load_state);
+    int32_t st = list_dir(kNew, stats, trusted);
     if (st == MODPOP3D_OK)
-        st = list_dir(kCur, stats);
-    if (st != MODPOP3D_OK) {
-        msgs_.clear();
+        st = list_dir(kCur, stats, trusted);
+    if (st != MODPOP3D_OK)
         return st;
-    }
 
     // A message renamed new/ -> cur/ by another session between the two
     // readdir passes shows up twice: keep one (the cur/ one, its new place).
@@ -421,40 +444,38 @@ int32_t Maildir::scan(uint32_t *ret_count)
                     [](const Msg &a, const Msg &b) { return std::strcmp(a.name, b.name) == 0; }),
         msgs_.end());
 
-    SizeCache cache;
-    std::string why;
-    SizeCache::Load load = SizeCache::Load::missing;
-    if (opt_.size_cache) {
-        load = cache.load(dir_fd_.get(), uid_, why);
-        if (load == SizeCache::Load::invalid)
-            host_->log(ictx_, MODPOP3D_LOG_WARNING,
-                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
-                       location_.c_str(), why.c_str());
-    }
-    std::size_t cache_used = 0;
     for (Msg &m : msgs_) {
         std::string_view base = base_of(m);
+        char full[NAME_MAX + 1];
+        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
+        if (m.from_cache) {
+            m.cacheable_size = want_cached;
+            ++stats.from_cache;
+            continue;
+        }
         if (opt_.trust_w_size) {
             auto w = name_field(base, 'W');
             if (w && *w >= m.file_size && *w <= 2 * m.file_size) {
                 m.size = *w;
                 ++stats.from_name;
+                // Cached too: the next login then needs no stat for it.
+                m.cacheable_size = want_cached;
+                ++stats.computed_or_named;
                 continue;
             }
         }
-        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(base);
         if (load == SizeCache::Load::loaded) {
             if (const CacheEntry *e = cache.find(base, m.file_size, m.mtime_ns)) {
                 m.size = e->pop3_size;
                 m.cacheable_size = want_cached;
                 ++stats.from_cache;
-                ++cache_used;
                 continue;
             }
         }
         int32_t cs = compute_size(m);
         if (cs == MODPOP3D_OK) {
             ++stats.computed;
+            ++stats.computed_or_named;
             m.cacheable_size = m.cacheable_size && want_cached;
             continue;
         }
@@ -477,6 +498,79 @@ int32_t Maildir::scan(uint32_t *ret_count)
             return a.received < b.received;
         return std::strcmp(a.name, b.name) < 0;
     });
+
+    return MODPOP3D_OK;
+}
+
+void Maildir::take_snapshot(const SizeCache &cache, ScanStats &stats)
+{
+    for (const CacheRecord &r : cache.records()) {
+        if (msgs_.size() >= opt_.max_messages) {
+            stats.truncated = true;
+            break;
+        }
+        Msg m;
+        set_name(m, r.dir != 0 ? kCur : kNew, r.name);
+        m.size = r.entry.pop3_size;
+        m.file_size = r.entry.file_size;
+        m.received = r.entry.received;
+        m.mtime_ns = r.entry.mtime_ns;
+        m.from_cache = true;
+        m.cacheable_size = true;
+        msgs_.push_back(m);
+    }
+    stats.from_cache = msgs_.size();
+}
+
+int32_t Maildir::scan(uint32_t *ret_count)
+{
+    if (scanned_) {
+        *ret_count = uint32_t(msgs_.size());
+        return MODPOP3D_OK;
+    }
+    const uint64_t t0 = host_->now_usec != nullptr ? host_->now_usec() : 0;
+    ScanStats stats;
+    SizeCache cache;
+    std::string why;
+    SizeCache::Load load = SizeCache::Load::missing;
+    DirIdentity here;
+    here.w_sizes = opt_.trust_w_size ? 1 : 0;
+    DirTimes fresh; // of this listing: mtimes before it begins, its start
+    bool identity_ok = current_identity(here, fresh);
+    if (opt_.size_cache) {
+        load = cache.load(dir_fd_.get(), uid_, why);
+        if (load == SizeCache::Load::loaded && cache.identity().w_sizes != here.w_sizes) {
+            why = "written with another trust-w-size";
+            load = SizeCache::Load::invalid;
+        }
+        if (load == SizeCache::Load::invalid)
+            host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                       "event=cache_invalid maildir=\"%s\" reason=\"%s\" action=rebuild",
+                       location_.c_str(), why.c_str());
+    }
+    // Names are trusted without a stat only in the directories the cache was
+    // written for, and not when hard links must be refused (that needs the
+    // link count of every file).
+    const bool trust = load == SizeCache::Load::loaded && identity_ok && cache.identity() == here &&
+                       !opt_.refuse_hard_links;
+    stats.trusted = trust;
+    // Nothing changed since a complete listing: take it from the cache.
+    const DirTimes &old_times = cache.times();
+    const bool snapshot = trust && old_times.settled() && old_times.new_ns == fresh.new_ns &&
+                          old_times.cur_ns == fresh.cur_ns;
+    stats.snapshot = snapshot;
+    msgs_.reserve(std::min<std::size_t>(opt_.max_messages, cache.size() + 64));
+    if (snapshot) {
+        take_snapshot(cache, stats);
+    } else if (int32_t st = list_and_size(trust ? &cache : nullptr, int(load), cache, stats);
+               st != MODPOP3D_OK) {
+        msgs_.clear();
+        return st;
+    }
+    // Every listed message is in the cache: the next listing may be a snapshot.
+    fresh.complete =
+        stats.errors == 0 && stats.vanished == 0 && !stats.truncated &&
+        std::all_of(msgs_.begin(), msgs_.end(), [](const Msg &m) { return m.cacheable_size; });
 
     DovecotUidlist uidlist;
     std::size_t from_uidlist = 0;
@@ -501,20 +595,21 @@ int32_t Maildir::scan(uint32_t *ret_count)
                    "event=dovecot_uidls maildir=\"%s\" from_uidlist=%zu from_basename=%zu",
                    location_.c_str(), from_uidlist, msgs_.size() - from_uidlist);
 
-    if (opt_.size_cache)
-        write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0, cache_used,
-                    load != SizeCache::Load::invalid);
+    if (opt_.size_cache && !snapshot)
+        write_cache(stats, load == SizeCache::Load::loaded ? cache.size() : 0,
+                    load != SizeCache::Load::invalid && (load != SizeCache::Load::loaded || trust),
+                    here, fresh);
 
     const uint64_t t1 = host_->now_usec != nullptr ? host_->now_usec() : 0;
     host_->log(ictx_, MODPOP3D_LOG_INFO,
                "event=scan maildir=\"%s\" messages=%zu size_from_name=%zu size_from_cache=%zu "
-               "size_computed=%zu vanished=%zu skipped_symlink=%zu skipped_not_regular=%zu "
-               "skipped_foreign_owner=%zu skipped_hard_link=%zu errors=%zu truncated=%s "
-               "time_us=%llu",
+               "size_computed=%zu cache_trusted=%s snapshot=%s vanished=%zu skipped_symlink=%zu "
+               "skipped_not_regular=%zu skipped_foreign_owner=%zu skipped_hard_link=%zu "
+               "errors=%zu truncated=%s time_us=%llu",
                location_.c_str(), msgs_.size(), stats.from_name, stats.from_cache, stats.computed,
-               stats.vanished, stats.symlinks, stats.not_regular, stats.foreign, stats.hard_links,
-               stats.errors, stats.truncated ? "yes" : "no",
-               static_cast<unsigned long long>(t1 - t0));
+               stats.trusted ? "yes" : "no", stats.snapshot ? "yes" : "no", stats.vanished,
+               stats.symlinks, stats.not_regular, stats.foreign, stats.hard_links, stats.errors,
+               stats.truncated ? "yes" : "no", static_cast<unsigned long long>(t1 - t0));
     if (stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links > 0)
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
                    "event=files_skipped maildir=\"%s\" count=%zu reason=\"symlink, not a regular "
@@ -528,6 +623,43 @@ int32_t Maildir::scan(uint32_t *ret_count)
     scanned_ = true;
     *ret_count = uint32_t(msgs_.size());
     return MODPOP3D_OK;
+}
+
+void Maildir::check_unchanged(Msg &m)
+{
+    // A message file is never rewritten under the same name by a Maildir
+    // agent; if it was anyway, the size we listed (perhaps from the cache,
+    // unchecked) is wrong. Serve the bytes as they are, and remove the cache
+    // so that the next login recounts every message.
+    struct stat st;
+    if (::fstat(open_fd_.get(), &st) != 0 || uint64_t(st.st_size) == m.file_size)
+        return;
+    host_->log(ictx_, MODPOP3D_LOG_WARNING,
+               "event=message_changed maildir=\"%s\" file=\"%s\" listed_bytes=%llu "
+               "file_bytes=%llu action=drop_cache",
+               location_.c_str(), m.name, static_cast<unsigned long long>(m.file_size),
+               static_cast<unsigned long long>(st.st_size));
+    m.file_size = uint64_t(st.st_size);
+    if (opt_.size_cache)
+        ::unlinkat(dir_fd_.get(), kCacheName, 0);
+}
+
+bool Maildir::current_identity(DirIdentity &out, DirTimes &times) const
+{
+    struct stat root, n, c;
+    if (::fstat(dir_fd_.get(), &root) != 0 || ::fstat(new_fd_.get(), &n) != 0 ||
+        ::fstat(cur_fd_.get(), &c) != 0)
+        return false;
+    out = DirIdentity{uint64_t(root.st_dev), uint64_t(root.st_ino), uint64_t(n.st_ino),
+                      uint64_t(c.st_ino), opt_.trust_w_size ? 1u : 0u};
+    // The mtimes are taken before the listing starts, the start after them:
+    // a change during the listing leaves a newer mtime than the one kept.
+    times.new_ns = mtime_ns(n);
+    times.cur_ns = mtime_ns(c);
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    times.listed_at_ns = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
+    return true;
 }
 
 void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
@@ -572,18 +704,22 @@ void Maildir::load_dovecot_uidlist(DovecotUidlist &out)
         ignore(why.c_str());
 }
 
-void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
-                          bool cache_ok)
+void Maildir::write_cache(const ScanStats &stats, std::size_t cache_entries, bool cache_ok,
+                          const DirIdentity &here, const DirTimes &fresh)
 {
     // Rewrite only when something changed: new sizes, stale records to prune,
-    // or a damaged file to replace.
-    bool dirty = stats.computed > 0 || cache_used != cache_entries || !cache_ok;
+    // a damaged file (or one written for other directories) to replace, or
+    // a listing that the next login may take as a snapshot.
+    bool dirty = stats.computed_or_named > 0 || stats.from_cache != cache_entries || !cache_ok ||
+                 fresh.settled();
     if (!dirty)
         return;
-    CacheWriter w;
+    CacheWriter w(here, fresh);
+    char full[NAME_MAX + 1];
     for (const Msg &m : msgs_)
         if (m.cacheable_size)
-            w.add(base_of(m), CacheEntry{m.size, m.file_size, m.mtime_ns});
+            w.add(full_name(m, full), m.dir,
+                  CacheEntry{m.size, m.file_size, m.received, m.mtime_ns});
     if (w.records() == 0 && cache_entries == 0 && cache_ok) {
         // Nothing to remember and nothing to prune: do not create a file.
         struct stat st;
@@ -628,6 +764,7 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
         if (st != MODPOP3D_OK)
             return st;
         open_index_ = index;
+        check_unchanged(msgs_[index]);
     }
     auto finish = [this](int32_t status) {
         open_fd_.reset();
@@ -655,9 +792,10 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
     }
 }
 
-bool Maildir::move_to_cur(Msg &m, int &err)
+bool Maildir::move_to_cur(Msg &m, int &err, int &touched)
 {
     err = 0;
+    touched = -1;
     std::string_view base = base_of(m);
     std::optional<std::string> info = info_with_seen(info_of(m), m.has_info);
     if (m.dir == kCur && !info)
@@ -676,9 +814,12 @@ bool Maildir::move_to_cur(Msg &m, int &err)
     }
     char from[NAME_MAX + 1];
     full_name(m, from);
+    const uint8_t old_dir = m.dir;
     err = rename_noreplace(dir_fd(m.dir), from, cur_fd_.get(), target.c_str());
-    if (err == 0)
+    if (err == 0) {
+        touched = old_dir;
         set_name(m, kCur, target);
+    }
     return err == 0;
 }
 
@@ -692,6 +833,7 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
     char name[NAME_MAX + 1];
     uint64_t del_bytes = 0, del_count = 0, moved = 0;
     std::size_t failures = 0;
+    bool touched_new = false, touched_cur = false;
     for (uint32_t i = 0; i < changes->count; ++i) {
         Msg &m = msgs_[i];
         if (changes->deleted[i]) {
@@ -702,6 +844,7 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
                 e = rc == 0 ? 0 : errno;
             }
             if (rc == 0) {
+                (m.dir == kCur ? touched_cur : touched_new) = true;
                 // Maildir++ counts the size deliverers added: ,S= or the file size.
                 auto s = name_field(base_of(m), 'S');
                 del_bytes += s ? *s : m.file_size;
@@ -715,13 +858,20 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
             continue;
         }
         if (changes->retrieved[i] && opt_.mark_seen) {
-            int err = 0;
-            if (move_to_cur(m, err)) {
+            int err = 0, from = -1;
+            auto note = [&] {
                 ++moved;
+                if (from >= 0) { // a rename: cur/ gained a name, `from` lost one
+                    touched_cur = true;
+                    (from == kCur ? touched_cur : touched_new) = true;
+                }
+            };
+            if (move_to_cur(m, err, from)) {
+                note();
                 continue;
             }
-            if (err == ENOENT && relocate(m) && move_to_cur(m, err)) {
-                ++moved;
+            if (err == ENOENT && relocate(m) && move_to_cur(m, err, from)) {
+                note();
                 continue;
             }
             // Not fatal: the message stays where it is, unseen.
@@ -731,11 +881,30 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
                            location_.c_str(), m.name, strerror(err));
         }
     }
-    int qerr = quota_note_deleted(dir_fd_.get(), uid_, del_bytes, del_count);
-    if (qerr != 0)
+    // Make the unlinks and renames durable before QUIT is acknowledged: a
+    // crash after +OK must not bring deleted mail back or lose a move.
+    int serr = 0;
+    if (touched_cur && ::fsync(cur_fd_.get()) != 0)
+        serr = errno;
+    if (touched_new && ::fsync(new_fd_.get()) != 0 && serr == 0)
+        serr = errno;
+    if (serr != 0) {
+        ++failures;
+        host_->log(ictx_, MODPOP3D_LOG_ERR, "event=sync_failed maildir=\"%s\" error=\"%s\"",
+                   location_.c_str(), strerror(serr));
+    }
+    QuotaResult q = quota_note_deleted(
+        dir_fd_.get(), tmp_fd_.valid() ? tmp_fd_.get() : -1, uid_, del_bytes, del_count,
+        std::string(kQuotaName) + "." + std::to_string(::getpid()) + "." + random_hex(),
+        ::time(nullptr));
+    if (q.err != 0)
         host_->log(ictx_, MODPOP3D_LOG_WARNING,
                    "event=maildirsize_update_failed maildir=\"%s\" error=\"%s\"", location_.c_str(),
-                   strerror(qerr));
+                   strerror(q.err));
+    else if (q.recalculated)
+        host_->log(ictx_, MODPOP3D_LOG_INFO,
+                   "event=maildirsize_recalculated maildir=\"%s\" reason=%s", location_.c_str(),
+                   q.reason);
     host_->log(ictx_, MODPOP3D_LOG_INFO,
                "event=commit maildir=\"%s\" deleted=%llu deleted_bytes=%llu marked_seen=%llu "
                "failures=%zu",

@@ -26,6 +26,9 @@ namespace mailbox_maildir
 {
 
 struct DovecotUidlist;
+struct DirIdentity;
+struct DirTimes;
+class SizeCache;
 
 class Maildir
 {
@@ -63,12 +66,16 @@ class Maildir
         bool has_info = false;
         bool drop = false;
         bool cacheable_size = false;
+        bool from_cache = false; // listed from a trusted cache entry, no stat
     };
 
     struct ScanStats {
         std::size_t symlinks = 0, not_regular = 0, foreign = 0, hard_links = 0, errors = 0;
         std::size_t from_name = 0, from_cache = 0, computed = 0, vanished = 0;
+        std::size_t computed_or_named = 0; // sizes the cache did not give
         bool truncated = false;
+        bool trusted = false;  // cache entries used by name, without stat
+        bool snapshot = false; // the whole listing from the cache, no readdir
     };
 
     int dir_fd(uint8_t dir) const { return dir == kCur ? cur_fd_.get() : new_fd_.get(); }
@@ -79,7 +86,16 @@ class Maildir
     void set_name(Msg &m, uint8_t dir, std::string_view name);
 
     int32_t open_dir(int parent, const char *name, UniqueFd &out, bool &missing);
-    int32_t list_dir(uint8_t dir, ScanStats &stats);
+    // list_dir - append dir's messages; names `trusted` knows are not stat'ed.
+    int32_t list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted);
+    // list_and_size - read new/ and cur/, size every message, sort; `load` is
+    // a SizeCache::Load.
+    int32_t list_and_size(const SizeCache *trusted, int load, const SizeCache &cache,
+                          ScanStats &stats);
+    // take_snapshot - the listing straight from the cache's records.
+    void take_snapshot(const SizeCache &cache, ScanStats &stats);
+    bool current_identity(DirIdentity &out, DirTimes &times) const;
+    void check_unchanged(Msg &m);
     void clean_tmp();
     int32_t open_message(Msg &m, UniqueFd &out);
     bool relocate(Msg &m);
@@ -87,10 +103,11 @@ class Maildir
     // load_dovecot_uidlist - read <maildir>/dovecot-uidlist into `out`; left
     // empty (with a log line unless the file is just absent) when unusable.
     void load_dovecot_uidlist(DovecotUidlist &out);
-    void write_cache(const ScanStats &stats, std::size_t cache_entries, std::size_t cache_used,
-                     bool cache_ok);
+    void write_cache(const ScanStats &stats, std::size_t cache_entries, bool cache_ok,
+                     const DirIdentity &here, const DirTimes &fresh);
     std::string random_hex();
-    bool move_to_cur(Msg &m, int &err);
+    // move_to_cur - mark seen; `touched` is the directory renamed from, or -1.
+    bool move_to_cur(Msg &m, int &err, int &touched);
 
     const modpop3d_host *host_;
     const modpop3d_ictx *ictx_;

@@ -3,6 +3,7 @@
 
 #include "unique_fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -15,7 +16,7 @@ namespace mailbox_maildir
 namespace
 {
 
-constexpr std::string_view kHeader = "modpop3d-cache 1\n";
+constexpr std::string_view kMagic = "modpop3d-cache 3 ";
 // A cache larger than this is not a cache we wrote for any sane maildir.
 constexpr off_t kMaxCacheBytes = off_t(512) << 20;
 
@@ -50,8 +51,12 @@ std::string_view next_field(std::string_view &line)
 
 SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
 {
-    map_.clear();
+    records_.clear();
+    index_.clear();
+    indexed_ = false;
     buf_.clear();
+    id_ = DirIdentity{};
+    times_ = DirTimes{};
     UniqueFd fd(
         ::openat(dirfd, kCacheName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd.valid()) {
@@ -91,17 +96,31 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
     std::string_view all(buf_);
     auto fail = [&](const char *reason) {
         why = reason;
-        map_.clear();
+        records_.clear();
         buf_.clear();
         return Load::invalid;
     };
-    if (all.substr(0, kHeader.size()) != kHeader)
-        return fail("bad header");
+    if (all.substr(0, kMagic.size()) != kMagic)
+        return fail("bad header or old version");
+    const auto header_end = all.find('\n');
+    if (header_end == std::string_view::npos)
+        return fail("truncated");
+    {
+        std::string_view h = all.substr(kMagic.size(), header_end - kMagic.size());
+        if (!parse_num(next_field(h), id_.dev) || !parse_num(next_field(h), id_.root_ino) ||
+            !parse_num(next_field(h), id_.new_ino) || !parse_num(next_field(h), id_.cur_ino) ||
+            !parse_num(next_field(h), id_.w_sizes) || id_.w_sizes > 1 ||
+            !parse_num(next_field(h), times_.new_ns) || !parse_num(next_field(h), times_.cur_ns) ||
+            !parse_num(next_field(h), times_.listed_at_ns) ||
+            !parse_num(next_field(h), times_.complete) || times_.complete > 1 || !h.empty())
+            return fail("bad header");
+    }
+    const std::size_t header_size = header_end + 1;
     // The trailer is the last line; everything before it is checksummed.
     if (all.empty() || all.back() != '\n')
         return fail("truncated");
     auto trailer_start = all.rfind('\n', all.size() - 2);
-    if (trailer_start == std::string_view::npos || trailer_start + 1 < kHeader.size())
+    if (trailer_start == std::string_view::npos || trailer_start + 1 < header_size)
         return fail("no trailer");
     std::string_view body = all.substr(0, trailer_start + 1);
     std::string_view trailer = all.substr(trailer_start + 1);
@@ -115,22 +134,31 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
         return fail("bad trailer");
     if (sum != fnv1a(body))
         return fail("bad checksum");
-    std::string_view rest = body.substr(kHeader.size());
-    map_.reserve(count);
+    std::string_view rest = body.substr(header_size);
+    // Every record is at least 10 octets: a larger count is a lie.
+    if (count > body.size() / 10)
+        return fail("record count mismatch");
+    records_.reserve(count);
     std::size_t seen = 0;
     while (!rest.empty()) {
         auto nl = rest.find('\n');
         std::string_view line = rest.substr(0, nl);
         rest.remove_prefix(nl + 1);
-        CacheEntry e;
+        CacheRecord r;
+        CacheEntry &e = r.entry;
+        std::string_view d;
         if (!parse_num(next_field(line), e.pop3_size) ||
-            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.mtime_ns) ||
-            !CacheWriter::cacheable(line))
+            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.received) ||
+            !parse_num(next_field(line), e.mtime_ns) || (d = next_field(line), d.size() != 1) ||
+            (d[0] != 'n' && d[0] != 'c') || !CacheWriter::cacheable(line))
             return fail("bad record");
         // A POP3 size is between the file size and twice it (every octet a LF).
         if (e.pop3_size < e.file_size || e.pop3_size > 2 * e.file_size)
             return fail("impossible size");
-        map_[line] = e;
+        r.name = line;
+        r.base_len = uint16_t(std::min(line.find(':'), line.size()));
+        r.dir = d[0] == 'c' ? 1 : 0;
+        records_.push_back(r);
         ++seen;
     }
     if (seen != count)
@@ -138,17 +166,41 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
     return Load::loaded;
 }
 
-const CacheEntry *SizeCache::find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const
+void SizeCache::build_index() const
 {
-    auto it = map_.find(base);
-    if (it == map_.end() || it->second.file_size != file_size || it->second.mtime_ns != mtime_ns)
-        return nullptr;
-    return &it->second;
+    index_.reserve(records_.size());
+    for (std::size_t i = 0; i < records_.size(); ++i)
+        index_.put(records_[i].name.substr(0, records_[i].base_len), uint32_t(i));
+    indexed_ = true;
 }
 
-CacheWriter::CacheWriter()
+const CacheEntry *SizeCache::find(std::string_view base) const
 {
-    text_.append(kHeader);
+    if (!indexed_)
+        build_index();
+    const uint32_t *i = index_.find(base);
+    return i == nullptr ? nullptr : &records_[*i].entry;
+}
+
+const CacheEntry *SizeCache::find(std::string_view base, uint64_t file_size, int64_t mtime_ns) const
+{
+    const CacheEntry *e = find(base);
+    if (e == nullptr || e->file_size != file_size || e->mtime_ns != mtime_ns)
+        return nullptr;
+    return e;
+}
+
+CacheWriter::CacheWriter(const DirIdentity &id, const DirTimes &times)
+{
+    char h[256];
+    int n = std::snprintf(
+        h, sizeof h, "%llu %llu %llu %llu %u %lld %lld %lld %u\n",
+        static_cast<unsigned long long>(id.dev), static_cast<unsigned long long>(id.root_ino),
+        static_cast<unsigned long long>(id.new_ino), static_cast<unsigned long long>(id.cur_ino),
+        id.w_sizes, static_cast<long long>(times.new_ns), static_cast<long long>(times.cur_ns),
+        static_cast<long long>(times.listed_at_ns), times.complete);
+    text_.append(kMagic);
+    text_.append(h, std::size_t(n));
 }
 
 bool CacheWriter::cacheable(std::string_view base)
@@ -161,14 +213,15 @@ bool CacheWriter::cacheable(std::string_view base)
     return true;
 }
 
-void CacheWriter::add(std::string_view base, const CacheEntry &e)
+void CacheWriter::add(std::string_view full_name, uint8_t dir, const CacheEntry &e)
 {
-    char num[80];
+    char num[112];
     int n = std::snprintf(
-        num, sizeof num, "%llu %llu %lld ", static_cast<unsigned long long>(e.pop3_size),
-        static_cast<unsigned long long>(e.file_size), static_cast<long long>(e.mtime_ns));
+        num, sizeof num, "%llu %llu %lld %lld %c ", static_cast<unsigned long long>(e.pop3_size),
+        static_cast<unsigned long long>(e.file_size), static_cast<long long>(e.received),
+        static_cast<long long>(e.mtime_ns), dir != 0 ? 'c' : 'n');
     text_.append(num, std::size_t(n));
-    text_.append(base);
+    text_.append(full_name);
     text_.push_back('\n');
     ++records_;
 }

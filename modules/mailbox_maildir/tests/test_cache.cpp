@@ -61,29 +61,96 @@ TEST(MaildirCache, SecondOpenReadsNoBodies)
     EXPECT_NE(line.find("size_from_cache=40"), std::string::npos) << line;
 }
 
-TEST(MaildirCache, CachedSizeIsUsedWhenSizeAndMtimeMatch)
+TEST(MaildirCache, KnownNamesAreTrustedWithoutStatAndAChangeIsCaughtAtRetr)
 {
-    // Proof that the body is not read: replace a message's content by one of
-    // the same length but another POP3 size, and restore the mtime. The
-    // cached size is what the second session reports.
+    // Proof that neither the body nor the inode is looked at: rewrite a
+    // message in place (which no Maildir agent does) with another length and
+    // mtime. The second login still lists the cached size; RETR serves the
+    // real bytes, notices the change and drops the cache; the third login
+    // recounts.
     TempDir t;
     std::string md = make_maildir(t.path() + "/Maildir");
-    std::string orig = "aaaa\nbbbb\n"; // 10 octets, POP3 12
-    deliver(md, "1700000000.x.host", orig);
+    deliver(md, "1700000000.x.host", "aaaa\nbbbb\n"); // POP3 12
     std::string path = md + "/new/1700000000.x.host";
-    set_mtime(path, 1700000000);
     LoadedModule mod(module_path(), {});
     EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
+    EXPECT_NE(last_log(mod, "event=scan").find("cache_trusted=no"), std::string::npos);
 
-    std::string same_len = "a\nb\nc\nd\ne\n"; // 10 octets, POP3 15
-    write_file(path, same_len);
-    set_mtime(path, 1700000000);
+    const std::string changed = "a\nb\nc\nd\ne\nffff\n";
+    write_file(path, changed);
+    set_mtime(path, 1600000000);
     EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{12});
-
-    // A different mtime invalidates the entry: the size is computed again.
-    set_mtime(path, 1700000001);
-    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{pop3_size(same_len)});
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("cache_trusted=yes"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_cache=1"), std::string::npos) << line;
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 1u);
+        EXPECT_EQ(retrieve_string(mb, 0), changed);
+    }
+    EXPECT_TRUE(log_has(mod, {"event=message_changed", "action=drop_cache"}));
+    EXPECT_EQ(list(mod, md).sizes, std::vector<uint64_t>{pop3_size(changed)});
     EXPECT_NE(last_log(mod, "event=scan").find("size_computed=1"), std::string::npos);
+}
+
+TEST(MaildirCache, CacheOfOtherDirectoriesIsCheckedBySizeAndMtime)
+{
+    // A maildir copied elsewhere (new inodes) keeps its cache file; there an
+    // entry is used only when the file's size and mtime still match.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    deliver(md, "1700000000.x.host", "aaaa\nbbbb\n"); // 10 octets, POP3 12
+    deliver(md, "1700000001.y.host", "cccc\ndddd\n");
+    set_mtime(md + "/new/1700000000.x.host", 1700000000);
+    set_mtime(md + "/new/1700000001.y.host", 1700000001);
+    LoadedModule mod(module_path(), {});
+    EXPECT_EQ(list(mod, md).sizes, (std::vector<uint64_t>{12, 12}));
+
+    std::string copy = t.path() + "/Copy";
+    fs::copy(md, copy, fs::copy_options::recursive);
+    ::chmod((copy + "/modpop3d-cache").c_str(), 0600);
+    const std::string same_len = "a\nb\nc\nd\ne\n"; // 10 octets, POP3 15
+    write_file(copy + "/new/1700000000.x.host", same_len);
+    set_mtime(copy + "/new/1700000000.x.host", 1700000000); // same size and mtime
+    write_file(copy + "/new/1700000001.y.host", same_len);
+    set_mtime(copy + "/new/1700000001.y.host", 1700000002); // another mtime
+    set_mtime(copy + "/new/1700000001.y.host", 1700000002);
+    EXPECT_EQ(list(mod, copy).sizes, (std::vector<uint64_t>{12, pop3_size(same_len)}));
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("cache_trusted=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_computed=1"), std::string::npos) << line;
+    // Rewritten for the copy's directories: trusted from now on.
+    list(mod, copy);
+    EXPECT_NE(last_log(mod, "event=scan").find("cache_trusted=yes"), std::string::npos);
+}
+
+TEST(MaildirCache, CacheHeaderRecordsTheDirectoriesAndIsPrivate)
+{
+    TempDir t;
+    std::string md = make_box(t, 4);
+    LoadedModule mod(module_path(), {});
+    list(mod, md);
+    struct stat root, n, c, st;
+    ASSERT_EQ(::stat(md.c_str(), &root), 0);
+    ASSERT_EQ(::stat((md + "/new").c_str(), &n), 0);
+    ASSERT_EQ(::stat((md + "/cur").c_str(), &c), 0);
+    std::string text = read_file(md + "/modpop3d-cache");
+    std::string header = text.substr(0, text.find('\n'));
+    auto ns = [](const struct stat &x) {
+        return std::to_string(int64_t(x.st_mtim.tv_sec) * 1000000000 + x.st_mtim.tv_nsec);
+    };
+    // Identity, trust-w-size, the mtimes of new/ and cur/, listing start,
+    // complete.
+    const std::string prefix = "modpop3d-cache 3 " + std::to_string(root.st_dev) + " " +
+                               std::to_string(root.st_ino) + " " + std::to_string(n.st_ino) + " " +
+                               std::to_string(c.st_ino) + " 1 " + ns(n) + " " + ns(c) + " ";
+    EXPECT_EQ(header.substr(0, prefix.size()), prefix) << header;
+    EXPECT_EQ(header.substr(header.size() - 2), " 1") << header;
+    ASSERT_EQ(::lstat((md + "/modpop3d-cache").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_nlink, 1u);
+    // No temporary file is left behind (written in tmp/, renamed into place).
+    EXPECT_TRUE(list_dir(md + "/tmp").empty());
 }
 
 TEST(MaildirCache, DeletedOrCorruptCacheIsRebuiltWithSameUidlsAndSizes)
@@ -155,4 +222,71 @@ TEST(MaildirCache, DisabledCacheWritesNoFile)
     Listing a = list(mod, md);
     EXPECT_EQ(a.uidls.size(), 3u);
     EXPECT_NE(::access((md + "/modpop3d-cache").c_str(), F_OK), 0);
+}
+
+TEST(MaildirCache, UnchangedSettledDirectoriesGiveTheListingWithoutReadingThem)
+{
+    TempDir t;
+    std::string md = make_box(t, 6);
+    // Directories last changed a minute ago: a listing now is "settled".
+    auto age_dirs = [&] {
+        set_mtime(md + "/new", ::time(nullptr) - 60);
+        set_mtime(md + "/cur", ::time(nullptr) - 60);
+    };
+    age_dirs();
+    LoadedModule mod(module_path(), {});
+    Listing first = list(mod, md);
+    EXPECT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+    Listing second = list(mod, md);
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=yes"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_cache=6"), std::string::npos) << line;
+    EXPECT_EQ(first, second);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 6u);
+        EXPECT_EQ(retrieve_string(mb, 5), read_file(md + "/cur/1700000005.P5.host"));
+    }
+
+    // A delivery changes new/'s mtime: a full listing again, which sees it.
+    deliver(md, "1700000100.P100.host", "late\n");
+    Listing third = list(mod, md);
+    line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_computed=1"), std::string::npos) << line;
+    ASSERT_EQ(third.uidls.size(), 7u);
+    EXPECT_EQ(third.uidls.back(), "1700000100.P100.host");
+
+    // A flag change by another agent (rename within cur/) changes cur/.
+    age_dirs();
+    list(mod, md); // settled again
+    ASSERT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+    list(mod, md);
+    ASSERT_NE(last_log(mod, "event=scan").find("snapshot=yes"), std::string::npos);
+    ASSERT_EQ(::rename((md + "/cur/1700000001.P1.host").c_str(),
+                       (md + "/cur/1700000001.P1.host:2,FS").c_str()),
+              0);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.scan(), 7u);
+        EXPECT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+        EXPECT_EQ(retrieve_string(mb, 1), read_file(md + "/cur/1700000001.P1.host:2,FS"));
+        // Deleting from a snapshot listing works and is seen next time.
+        ASSERT_EQ(mb.commit({1, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}), MODPOP3D_OK);
+    }
+    EXPECT_EQ(list(mod, md).uidls.size(), 6u);
+}
+
+TEST(MaildirCache, RecentlyChangedDirectoriesAreAlwaysRead)
+{
+    // Directories changed less than 2 s before the listing: a change right
+    // after it could keep the same mtime, so the next login reads them.
+    TempDir t;
+    std::string md = make_box(t, 3);
+    LoadedModule mod(module_path(), {});
+    list(mod, md);
+    list(mod, md);
+    std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("snapshot=no"), std::string::npos) << line;
+    EXPECT_NE(line.find("cache_trusted=yes"), std::string::npos) << line;
 }
