@@ -124,6 +124,6 @@ def test_bench_run_smoke_against_modpop3d(tools, binary, staged_module_dir, sour
     res = json.loads(out.read_text())
     assert res["failed"] is False
     ran = {r["scenario"] for r in res["results"] if r["values"].get("modpop3d")}
-    # TLS scenarios run only once modpop3d accepts implicit TLS.
-    assert {"churn", "bulk", "big", "idle", "delete"} <= ran, ran
+    assert {"churn", "tls-churn", "tls-churn-resume", "bulk", "tls-bulk", "big", "idle",
+            "delete"} <= ran, ran
     assert "0 errors" in p.stdout
