@@ -34,6 +34,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <iostream>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -363,6 +365,10 @@ void Server::accept_on(std::size_t index)
             accept4(l.fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        // Replies are whole when written (the engine buffers them), so
+        // Nagle could only hold a reply back until the client's delayed ACK.
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         net::Endpoint peer = net::endpoint_of(ss);
         const char *refuse = nullptr;
         if (l.spec.options.proxy && !net::cidr_contains(settings_.proxy_networks, peer.ip)) {
