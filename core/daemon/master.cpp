@@ -553,8 +553,8 @@ void Master::reload()
 {
     if (stopping_)
         return;
-    if (pending_ != nullptr) {
-        log::write(log::Notice, "", "event=reload_ignored why=\"a reload is still starting\"");
+    if (!started_ || pending_ != nullptr) {
+        log::write(log::Notice, "", "event=reload_ignored why=\"workers are still starting\"");
         return;
     }
     log::write(log::Info, "", "event=reloading");
