@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_MODULES, SESSION_GID, SESSION_UID, free_port
+from conftest import DEFAULT_MODULES, SESSION_GID, SESSION_UID, _start_daemon, free_port
 from pop3wire import Conn, login_retrying, stuffed_body
 
 BOUND = 15.0  # seconds any wait in this file may take
@@ -242,14 +242,35 @@ def test_login_delay_holds_across_workers(start_daemon):
         assert c.cmd("QUIT").startswith("+OK Logging out")
 
 
+def test_workers_leave_when_the_master_dies(binary, test_module_dir, workdir):
+    d = _start_daemon(binary, test_module_dir, workdir, "orphans", {"workers": "2"},
+                      DEFAULT_MODULES)
+    try:
+        workers = workers_of(d, 2)
+        d.proc.kill()
+        d.proc.wait(timeout=BOUND)
+        wait_for("the workers gone", lambda: not any(alive(p) for p in workers))
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(timeout=BOUND)
+
+
 # ---------------------------------------------------------------- reload
 
-def test_reload_with_a_broken_config_keeps_serving(start_daemon):
+@pytest.mark.parametrize("broken", ["max-connections: lots",  # a core key
+                                    "count: many",  # a module's key
+                                    "[no_such_module]"])  # a module that is not there
+def test_reload_with_a_broken_config_keeps_serving(start_daemon, broken):
     d = start_daemon(core={"workers": "2"})
     before = workers_of(d, 2)
-    text = d.conf.read_text()
-    d.conf.write_text(text + "max-connections: lots\n")
-    bad_line = len(text.splitlines()) + 1
+    lines = d.conf.read_text().splitlines()
+    if broken.startswith("count:"):
+        lines[lines.index("count: 3")] = broken  # in [mailbox_memory]
+    else:
+        lines.append(broken)
+    d.conf.write_text("\n".join(lines) + "\n")
+    bad_line = lines.index(broken) + 1
     os.kill(d.proc.pid, signal.SIGHUP)
     log = d.wait_log("event=reload_failed why=")
     assert f"{d.conf}:{bad_line}" in log
