@@ -146,7 +146,8 @@ class Master
     pid_t master_pid_ = 0;
     bool stopping_ = false;
     uint64_t kill_at_ms_ = 0;
-    bool started_ = false; // the first generation served
+    bool started_ = false;      // the first generation served
+    bool start_failed_ = false; // ... or could not: exit 1
     Detached detached_;
     PidFile pid_file_;
 };
@@ -457,6 +458,7 @@ void Master::on_exit(Worker w, int status)
                     how.c_str());
         if (!stopping_) {
             std::cerr << "modpop3d: a worker exited while starting (" << how << "); see the log\n";
+            start_failed_ = true;
             begin_stop(0);
         }
         return;
@@ -695,8 +697,10 @@ int Master::run()
     current_ = first.get();
     gens_.push_back(std::move(first));
     for (std::size_t i = 0; i < current_->positions.size() && !stopping_; ++i)
-        if (!spawn(*current_, i))
+        if (!spawn(*current_, i)) {
+            start_failed_ = true;
             begin_stop(0);
+        }
 
     epoll_event events[32];
     while (!(stopping_ && workers_.empty())) {
@@ -728,7 +732,7 @@ int Master::run()
             kill_at_ms_ = 0;
         }
     }
-    bool clean = started_;
+    bool clean = !start_failed_;
     detach_done(detached_, false); // only when it never served
     pid_file_.remove();
     current_ = pending_ = nullptr;
