@@ -374,6 +374,7 @@ void Master::on_ready(int fd)
         if (n == 1 && c == 'R') {
             w.ready = true;
             Generation &g = *w.gen;
+            log::writef(log::Info, "", "event=worker_serving pid=%d generation=%u", pid, g.id);
             bool all = true;
             for (auto &[p, o] : workers_)
                 if (o.gen == &g && !o.ready)

@@ -24,7 +24,8 @@
 //
 // DIAGNOSTICS (key=value lines):
 //   event=ready listeners=... pid= workers= generation=   every worker serves
-//   event=worker_started pid= slot= generation=
+//   event=worker_started pid= slot= generation=   forked (not yet mail-user)
+//   event=worker_serving pid= generation=          privileges dropped, modules ready
 //   event=worker_exited pid= generation= status=|signal= restart_in_ms=
 //   event=worker_crash_loop generation=                   (level err)
 //   event=reloading / event=reloaded generation= / event=reload_failed error=

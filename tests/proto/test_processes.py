@@ -149,8 +149,8 @@ def test_killed_worker_is_restarted_and_other_sessions_survive(start_daemon):
     now = wait_for("a replacement worker", lambda: (lambda c: c if len(c) == 2 and a not in c
                                                     else None)(children(d.proc.pid)))
     new = [p for p in now if p != b][0]
+    d.wait_log(f"event=worker_serving pid={new} ")  # forked, then dropped privileges
     assert ids(new, "Uid") == (SESSION_UID,) * 4
-    d.wait_log(f"event=worker_started pid={new} ")
     with conn_on(d, new, now) as c:
         c.login()
         assert c.cmd("QUIT").startswith("+OK Logging out")
