@@ -193,6 +193,17 @@ std::unique_ptr<Generation> Master::load(config::Diagnostics &diags)
     return g;
 }
 
+// systemd_options - a socket systemd passed takes the options of the
+// configured listener on the same port (TLS, plaintext policy, domain).
+void systemd_options(const config::CoreSettings &s, net::ListenSpec &spec)
+{
+    for (const auto &configured : s.listeners)
+        if (configured.port == spec.port)
+            spec.options = configured.options;
+    if (spec.options.tls == net::TlsMode::unset)
+        spec.options.tls = s.tls_certificate.empty() ? net::TlsMode::none : net::TlsMode::stls;
+}
+
 // bind - the generation's listeners: sockets already bound for the same
 // "listen:" text are shared, new ones are bound now (as root). Systemd's
 // sockets, when activated, replace the listen: keys for good.
@@ -203,14 +214,16 @@ bool Master::bind(Generation &g, std::string &why)
             g.listeners.push_back(l);
     } else {
         std::vector<std::string> fresh;
-        for (const auto &text : g.conf.core.listen) {
+        for (const auto &spec : g.conf.core.listeners) {
+            const std::string &text = spec.text;
             if (auto it = bound_.find(text); it != bound_.end()) {
-                g.listeners.push_back(it->second);
+                net::Listener l = it->second;
+                l.spec = spec; // the same socket; this generation's options
+                g.listeners.push_back(l);
                 continue;
             }
-            net::ListenSpec spec;
             net::Listener l;
-            if (!net::parse_listen(text, spec, why) || !net::open_listener(spec, l, why)) {
+            if (!net::open_listener(spec, l, why)) {
                 for (const auto &t : fresh) {
                     close(bound_[t].fd);
                     bound_.erase(t);
@@ -223,6 +236,9 @@ bool Master::bind(Generation &g, std::string &why)
             g.listeners.push_back(l);
         }
     }
+    if (systemd_)
+        for (auto &l : g.listeners)
+            systemd_options(g.conf.core, l.spec);
     for (const auto &l : g.listeners)
         g.listener_names += (g.listener_names.empty() ? "" : ",") + l.spec.text;
     return true;
@@ -327,7 +343,18 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
     sigprocmask(SIG_UNBLOCK, &chld, nullptr);
 
     std::string why;
-    if (!drop_privileges(g.conf.core, why)) {
+    auto server = std::make_unique<Server>(g.conf, *g.modules);
+    Server::WorkerRole role;
+    role.limits = limits_.get();
+    role.slot = slot;
+    role.listeners = g.listeners;
+    role.ready = [ready_fd] {
+        ssize_t ignored = write(ready_fd, "R", 1);
+        (void)ignored;
+        close(ready_fd);
+    };
+    // TLS keys are read here, still as root; then root is gone for good.
+    if (!server->become_worker(std::move(role), why) || !drop_privileges(g.conf.core, why)) {
         log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(why).c_str());
         _exit(worker_setup_failed);
     }
@@ -342,21 +369,8 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
             log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(l).c_str());
         _exit(worker_setup_failed);
     }
-    int rc = 0;
-    {
-        Server server(g.conf, *g.modules);
-        Server::WorkerRole role;
-        role.limits = limits_.get();
-        role.slot = slot;
-        role.listeners = g.listeners;
-        role.ready = [ready_fd] {
-            ssize_t ignored = write(ready_fd, "R", 1);
-            (void)ignored;
-            close(ready_fd);
-        };
-        server.become_worker(std::move(role));
-        rc = server.run();
-    }
+    int rc = server->run();
+    server.reset();
     g.modules.reset(); // instance_free in this process, which ran process_init
     _exit(rc);
 }

@@ -4,10 +4,13 @@
 // DIAGNOSTICS (one key=value line each; never a password):
 //   event=ready listeners=...                      serving
 //   event=login user= rip= lip= tls= method= messages= octets=
+//   event=tls rip= version= cipher= resumed=           (debug)
+//   event=tls_failed rip= reason=                       handshake failed
+//   event=stls_injection rip=                           plaintext after STLS
 //   event=auth_failed user= rip= lip= method= failures=  (fail2ban: rip=<HOST>;
 //                failures: this address's recent failures, across workers)
-//   event=logout user= rip= reason= retrieved= retrieved_octets= deleted=
-//                deleted_octets= duration_ms=
+//   event=logout user= rip= lip= tls= method= reason= retrieved=
+//                retrieved_octets= deleted= deleted_octets= expired= duration_ms=
 //   event=refused rip= reason=limit_total|limit_ip
 //   event=maildrop_error user= why=
 #include "daemon/server.hpp"
@@ -15,14 +18,19 @@
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "daemon/privileges.hpp"
+#include "daemon/tls_setup.hpp"
 #include "modload/host_services.hpp"
+#include "net/cidr.hpp"
+#include "net/proxy_protocol.hpp"
 #include "net/systemd.hpp"
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
+#include "tls/stream.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -71,6 +79,15 @@ sigset_t daemon_signals()
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGUSR1); // a worker's "retire" (reload)
     return mask;
+}
+
+// parse_days - an auth module's "expire" value (decimal, checked by
+// result_set); absurdly large values mean "never".
+int64_t parse_days(const std::string &text)
+{
+    int64_t days = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), days);
+    return ec == std::errc() && p == text.data() + text.size() && days <= 99999 ? days : -1;
 }
 
 const char *method_name(pop3::LoginMethod m)
@@ -124,6 +141,15 @@ struct Connection {
     std::shared_ptr<modpop3d_session> session = std::make_shared<modpop3d_session>();
     std::string out;
     std::size_t out_pos = 0;
+    net::ListenOptions listener;               // the options of the listener it came in on
+    std::shared_ptr<tls::Context> tls_context; // null: no TLS on that listener
+    std::unique_ptr<tls::Stream> tls;          // set once a handshake starts
+    bool handshaking = false;
+    bool proxy_pending = false; // waiting for the PROXY header (proxy=yes listeners)
+    std::string proxy_buf;      // the header's bytes consumed so far
+    bool stls_pending = false;  // STLS answered: start the handshake once "+OK" is out
+    bool read_wants_write = false, write_wants_read = false; // OpenSSL's crossed waits
+    uint64_t handshake_deadline_ms = 0;
     Maildrop maildrop;
     std::map<std::string, std::string> auth_result;
     std::string login_name; // as rewritten, for logs
@@ -172,13 +198,25 @@ uint64_t Server::now_ms() const
     return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
-void Server::become_worker(WorkerRole role)
+bool Server::become_worker(WorkerRole role, std::string &why)
 {
     worker_ = true;
     limits_ = role.limits;
     slot_ = role.slot;
     listeners_ = std::move(role.listeners);
     worker_ready_ = std::move(role.ready);
+    // The TLS contexts of TLS listeners, built before the worker drops root:
+    // keys are often readable by root only.
+    for (const auto &l : listeners_) {
+        std::shared_ptr<tls::Context> ctx;
+        std::vector<std::string> warnings;
+        if (!build_tls_context(settings_, l.spec, ctx, why, warnings))
+            return false;
+        for (const auto &w : warnings)
+            log::writef(log::Warning, "", "event=tls_warning why=%s", log::quote(w).c_str());
+        tls_contexts_.push_back(std::move(ctx));
+    }
+    return true;
 }
 
 void Server::stop_accepting(uint64_t deadline_ms)
@@ -190,35 +228,6 @@ void Server::stop_accepting(uint64_t deadline_ms)
         close(l.fd);
     }
     listeners_.clear();
-}
-
-bool Server::open_listeners(std::string &why)
-{
-    // Socket activation: systemd bound the addresses of modpop3d.socket;
-    // the listen: keys are then not used.
-    for (int fd : net::activated_sockets()) {
-        net::Listener l;
-        l.fd = fd;
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
-        net::Endpoint e = net::endpoint_of(ss);
-        l.spec.address = e.ip;
-        l.spec.port = e.port;
-        l.spec.text = "systemd:" + (e.ip.find(':') != std::string::npos ? "[" + e.ip + "]" : e.ip) +
-                      ":" + std::to_string(e.port);
-        listeners_.push_back(l);
-    }
-    if (!listeners_.empty())
-        return true;
-    for (const auto &text : settings_.listen) {
-        net::ListenSpec spec;
-        net::Listener l;
-        if (!net::parse_listen(text, spec, why) || !net::open_listener(spec, l, why))
-            return false;
-        listeners_.push_back(l);
-    }
-    return true;
 }
 
 int Server::run()
@@ -253,7 +262,10 @@ int Server::run()
         add(pool_->event_fd(), pool_tag);
         net::Endpoint peer = net::endpoint_of(ss);
         limits_->admit(slot_, peer.limit_key, INT64_MAX, INT64_MAX); // counted, never refused
-        add_connection(inetd_fd_, peer, "inetd");
+        net::ListenSpec inetd;
+        inetd.text = "inetd";
+        inetd.options.tls = net::TlsMode::none;
+        add_connection(inetd_fd_, peer, inetd, nullptr);
         stopping_ = true; // accept nothing more; run until the session ends
         stop_deadline_ms_ = UINT64_MAX;
     }
@@ -319,13 +331,20 @@ int Server::run()
             } else if (tag & listener_tag) {
                 std::size_t idx = tag & ~listener_tag;
                 if (idx < listeners_.size())
-                    accept_on(listeners_[idx]);
+                    accept_on(idx);
             } else {
                 auto it = connections_.find(tag);
                 if (it != connections_.end())
                     on_io(*it->second, events[i].events);
             }
         }
+        // Input OpenSSL decrypted but the engine could not take yet: the
+        // socket will not announce it again.
+        std::vector<uint64_t> ready;
+        ready.swap(tls_ready_);
+        for (uint64_t id : ready)
+            if (auto it = connections_.find(id); it != connections_.end())
+                on_io(*it->second, EPOLLIN);
         if (now_ms() - last_tick >= 100) {
             last_tick = now_ms();
             tick();
@@ -343,8 +362,9 @@ int Server::run()
     return 0;
 }
 
-void Server::accept_on(const net::Listener &l)
+void Server::accept_on(std::size_t index)
 {
+    const net::Listener &l = listeners_[index];
     for (int i = 0; i < 64; ++i) {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
@@ -353,6 +373,13 @@ void Server::accept_on(const net::Listener &l)
         if (fd < 0)
             return;
         net::Endpoint peer = net::endpoint_of(ss);
+        if (l.spec.options.proxy && !net::cidr_contains(settings_.proxy_networks, peer.ip)) {
+            // Only the configured balancers may speak for other clients.
+            close(fd);
+            log::writef(log::Warning, "", "event=refused rip=%s reason=untrusted_proxy",
+                        peer.ip.c_str());
+            continue;
+        }
         // Counted across all workers (shared_limits.hpp); admitted ones are
         // released by destroy().
         const char *refuse = limits_->admit(slot_, peer.limit_key, settings_.max_connections,
@@ -366,28 +393,135 @@ void Server::accept_on(const net::Listener &l)
                         refuse);
             continue;
         }
-        add_connection(fd, peer, l.spec.text);
+        add_connection(fd, peer, l.spec, tls_contexts_[index]);
     }
 }
 
-void Server::add_connection(int fd, const net::Endpoint &peer, const std::string &listener)
+pop3::ConnectionFacts Server::facts_for(const Connection &c, bool tls_active) const
+{
+    pop3::ConnectionFacts facts;
+    facts.tls_active = tls_active;
+    facts.stls_available = !tls_active && c.listener.tls == net::TlsMode::stls && c.tls_context;
+    // Plaintext policy: the listener's own, else the global one.
+    const std::string &policy =
+        c.listener.plaintext_auth.empty() ? settings_.plaintext_auth : c.listener.plaintext_auth;
+    facts.plaintext_allowed =
+        tls_active || policy == "always" ||
+        (policy == "tls-or-loopback" &&
+         (c.peer.loopback || net::cidr_contains(settings_.plaintext_networks, c.peer.ip)));
+    facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+    return facts;
+}
+
+void Server::add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
+                            std::shared_ptr<tls::Context> tls)
 {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->fd = fd;
     c->peer = peer;
+    c->listener = listener.options;
+    c->tls_context = std::move(tls);
     sockaddr_storage ls{};
     socklen_t llen = sizeof ls;
     getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
     c->local = net::endpoint_of(ls);
     c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
-    c->session->set("client_ip", peer.ip);
-    c->session->set("client_port", std::to_string(peer.port));
-    c->session->set("local_ip", c->local.ip);
-    c->session->set("local_port", std::to_string(c->local.port));
-    c->session->set("listener", listener);
+    c->session->set("listener", listener.text);
     c->session->set("tls", "0");
     c->session->set("session_id", std::to_string(c->id));
+    Connection &ref = *c;
+    connections_[c->id] = std::move(c);
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.u64 = ref.id;
+    if (ref.listener.proxy) {
+        // The balancer's header comes first; the session starts after it,
+        // with the client's address from it.
+        ref.proxy_pending = true;
+        ev.events = EPOLLIN;
+        ref.interest = EPOLLIN;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        return;
+    }
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    start_session(ref);
+}
+
+void Server::read_proxy_header(Connection &c)
+{
+    // Peek, so that nothing after the header (a TLS ClientHello, say) is
+    // taken from the socket; what is consumed is always header bytes.
+    char buf[net::proxy_max_header];
+    const std::size_t room = net::proxy_max_header - c.proxy_buf.size();
+    ssize_t n = recv(c.fd, buf, room, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    auto refuse = [&](const std::string &why) {
+        log::writef(log::Warning, "", "event=proxy_failed rip=%s why=%s", c.peer.ip.c_str(),
+                    log::quote(why).c_str());
+        c.close_reason = "proxy_failed";
+        destroy(c);
+    };
+    if (n <= 0) {
+        refuse(n == 0 ? "closed before the PROXY header" : std::strerror(errno));
+        return;
+    }
+    const std::string seen = c.proxy_buf + std::string(buf, static_cast<std::size_t>(n));
+    net::ProxyHeader h;
+    net::ProxyStatus st = net::parse_proxy_header(seen, h);
+    if (st == net::ProxyStatus::error ||
+        (st == net::ProxyStatus::need_more && seen.size() >= net::proxy_max_header)) {
+        refuse(st == net::ProxyStatus::error ? h.error : "PROXY header too long");
+        return;
+    }
+    // Consume: all of it when it is still a prefix of the header, else
+    // exactly the header's remaining bytes.
+    std::size_t take = st == net::ProxyStatus::need_more ? static_cast<std::size_t>(n)
+                                                         : h.length - c.proxy_buf.size();
+    ssize_t got = recv(c.fd, buf, take, 0);
+    if (got != static_cast<ssize_t>(take)) {
+        refuse("short read of the PROXY header");
+        return;
+    }
+    if (st == net::ProxyStatus::need_more) {
+        c.proxy_buf = seen;
+        return;
+    }
+    c.proxy_pending = false;
+    c.proxy_buf.clear();
+    if (!h.local) {
+        net::Endpoint client = net::endpoint_of_text(h.source_ip, h.source_port);
+        if (client.limit_key != c.peer.limit_key) {
+            // Limits count the client, not the balancer.
+            // Swap the balancer's count for the client's (in all workers'
+            // table); refused, the client is counted anyway so that
+            // destroy() releases what it holds.
+            limits_->release(slot_, c.peer.limit_key);
+            c.peer = client; // destroy() now releases the client's count
+            if (limits_->admit(slot_, c.peer.limit_key, INT64_MAX,
+                               settings_.max_connections_per_ip) != nullptr) {
+                limits_->admit(slot_, c.peer.limit_key, INT64_MAX, INT64_MAX);
+                log::writef(log::Warning, "", "event=refused rip=%s reason=limit_ip",
+                            c.peer.ip.c_str());
+                c.close_reason = "limit_ip";
+                destroy(c);
+                return;
+            }
+        }
+        c.peer = client;
+        c.local = net::endpoint_of_text(h.dest_ip, h.dest_port);
+    }
+    start_session(c);
+}
+
+void Server::start_session(Connection &c_ref)
+{
+    Connection *c = &c_ref;
+    c->session->set("client_ip", c->peer.ip);
+    c->session->set("client_port", std::to_string(c->peer.port));
+    c->session->set("local_ip", c->local.ip);
+    c->session->set("local_port", std::to_string(c->local.port));
 
     pop3::EngineConfig ec;
     ec.greeting = "modpop3d ready";
@@ -401,9 +535,15 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
         ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
         ec.capabilities.login_delay_per_user = true;
     }
-    pop3::ConnectionFacts facts;
-    facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
-    facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+    if (settings_.expire_days >= -1) {
+        ec.capabilities.expire =
+            settings_.expire_days == -1
+                ? pop3::Expire{true, 0}
+                : pop3::Expire{false, static_cast<uint32_t>(settings_.expire_days)};
+        ec.capabilities.expire_per_user = true;
+    }
+    const bool implicit_tls = c->tls_context && c->listener.tls == net::TlsMode::implicit;
+    pop3::ConnectionFacts facts = facts_for(*c, implicit_tls);
     if (settings_.apop && chain_.can_serve_credentials()) {
         unsigned char rnd[12];
         modload::host_table()->random_bytes(rnd, sizeof rnd);
@@ -418,26 +558,108 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
         facts.apop_timestamp = ts;
     }
     c->engine = std::make_unique<pop3::Engine>(ec, facts);
-    Connection &ref = *c;
-    connections_[c->id] = std::move(c);
-    epoll_event ev{};
-    ev.events = 0;
-    ev.data.u64 = ref.id;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
-    pump(ref);
+    if (implicit_tls) {
+        begin_tls(*c); // the greeting waits in `out` until the handshake is done
+        return;
+    }
+    pump(*c);
+}
+
+void Server::begin_tls(Connection &c)
+{
+    c.tls = std::make_unique<tls::Stream>(c.tls_context->get(), c.fd);
+    if (!c.tls->valid()) {
+        log::writef(log::Err, "", "event=tls_failed rip=%s reason=\"cannot create a TLS session\"",
+                    c.peer.ip.c_str());
+        c.tls.reset();
+        c.close_reason = "tls_failed";
+        destroy(c);
+        return;
+    }
+    c.handshaking = true;
+    c.handshake_deadline_ms = now_ms() + static_cast<uint64_t>(settings_.tls_handshake_timeout_ms);
+    continue_handshake(c);
+}
+
+void Server::continue_handshake(Connection &c)
+{
+    tls::Io r = c.tls->handshake();
+    if (r == tls::Io::want_read || r == tls::Io::want_write) {
+        uint32_t want = r == tls::Io::want_read ? EPOLLIN : EPOLLOUT;
+        if (want != c.interest) {
+            epoll_event ev{};
+            ev.events = want;
+            ev.data.u64 = c.id;
+            epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+            c.interest = want;
+        }
+        return;
+    }
+    if (r != tls::Io::ok) {
+        log::writef(
+            log::Notice, "", "event=tls_failed rip=%s reason=%s", c.peer.ip.c_str(),
+            log::quote(r == tls::Io::closed ? "client closed the connection" : c.tls->error_text())
+                .c_str());
+        c.handshaking = false;
+        c.tls.reset(); // nothing more may go out, in plaintext or otherwise
+        c.out.clear();
+        c.out_pos = 0;
+        c.close_reason = "tls_failed";
+        c.engine->connection_lost();
+        c.hard_close = true;
+        destroy(c);
+        return;
+    }
+    c.handshaking = false;
+    c.session->set("tls", "1");
+    log::writef(log::Debug, "", "event=tls rip=%s version=%s cipher=%s resumed=%d",
+                c.peer.ip.c_str(), c.tls->version().c_str(), c.tls->cipher().c_str(),
+                c.tls->resumed() ? 1 : 0);
+    if (c.engine->state() == pop3::State::authorization && !c.engine->facts().tls_active) {
+        // After STLS: the engine forgets what came before and gets the
+        // connection's facts as they are now.
+        pop3::ConnectionFacts facts = facts_for(c, true);
+        facts.apop_available = c.engine->facts().apop_available;
+        c.engine->tls_started(std::move(facts));
+    }
+    pump(c);
 }
 
 void Server::on_io(Connection &c, uint32_t events)
 {
     uint64_t id = c.id;
+    if (c.proxy_pending) {
+        read_proxy_header(c);
+        return;
+    }
+    if (c.handshaking) {
+        if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+            c.close_reason = "tls_failed";
+            destroy(c);
+            return;
+        }
+        continue_handshake(c);
+        return;
+    }
     if (events & (EPOLLERR | EPOLLHUP)) {
         if (!(events & EPOLLIN)) {
             c.engine->connection_lost();
             c.hard_close = true;
         }
     }
-    if ((events & EPOLLIN) && c.engine->wants_input() && !c.closing) {
-        char buf[read_chunk];
+    // OpenSSL may need the other direction to make progress.
+    if (c.tls && c.read_wants_write && (events & EPOLLOUT))
+        events |= EPOLLIN;
+    if ((events & EPOLLIN) && c.engine->wants_input() && !c.closing)
+        read_input(c);
+    if (connections_.count(id) != 0)
+        pump(c);
+}
+
+void Server::read_input(Connection &c)
+{
+    char buf[read_chunk];
+    if (!c.tls) {
         ssize_t n = recv(c.fd, buf, sizeof buf, 0);
         if (n > 0) {
             c.last_activity_ms = now_ms();
@@ -448,9 +670,34 @@ void Server::on_io(Connection &c, uint32_t events)
             c.engine->connection_lost();
             c.hard_close = true;
         }
+        return;
     }
-    if (connections_.count(id) != 0)
-        pump(c);
+    c.read_wants_write = false;
+    // A few records per event, so that one client cannot hold the loop.
+    for (int i = 0; i < 4 && c.engine->wants_input(); ++i) {
+        std::size_t got = 0;
+        tls::Io r = c.tls->read(buf, sizeof buf, got);
+        if (r == tls::Io::ok) {
+            c.last_activity_ms = now_ms();
+            c.engine->feed(std::string_view(buf, got));
+            if (!c.tls->buffered())
+                return;
+            continue;
+        }
+        if (r == tls::Io::want_read)
+            return;
+        if (r == tls::Io::want_write) {
+            c.read_wants_write = true;
+            return;
+        }
+        if (r == tls::Io::closed) {
+            c.engine->peer_closed();
+            return;
+        }
+        c.engine->connection_lost();
+        c.hard_close = true;
+        return;
+    }
 }
 
 void Server::pump(Connection &c)
@@ -487,6 +734,13 @@ void Server::pump(Connection &c)
         destroy(c);
         return;
     }
+    if (c.stls_pending && c.pending_out() == 0) {
+        c.stls_pending = false;
+        begin_tls(c);
+        return;
+    }
+    if (c.tls && !c.closing && !c.streaming && c.engine->wants_input() && c.tls->buffered())
+        tls_ready_.push_back(c.id);
     update_interest(c);
 }
 
@@ -515,7 +769,16 @@ void Server::handle_action(Connection &c, pop3::Action action)
                     Connection::Streaming{a, 0, false, pop3::MessageEncoder(a.top_lines)});
                 stream(c);
             } else if constexpr (std::is_same_v<T, pop3::StartTls>) {
-                c.engine->tls_failed(); // never offered: no TLS on this listener
+                if (!c.tls_context || c.tls || c.listener.tls != net::TlsMode::stls) {
+                    c.engine->tls_failed(); // not offered here: a bug if it happens
+                } else if (c.engine->plaintext_after_stls()) {
+                    // Commands pipelined after STLS (CVE-2011-0411 class):
+                    // the engine discarded them; drop the client too.
+                    log::writef(log::Warning, "", "event=stls_injection rip=%s", c.peer.ip.c_str());
+                    c.engine->tls_failed();
+                } else {
+                    c.stls_pending = true; // once "+OK Begin TLS" is sent
+                }
             } else if constexpr (std::is_same_v<T, pop3::Commit>) {
                 int32_t rc = c.maildrop.commit(a.deleted, a.retrieved);
                 if (rc != MODPOP3D_OK)
@@ -536,7 +799,7 @@ void Server::handle_action(Connection &c, pop3::Action action)
 void Server::start_auth(Connection &c, bool apop, std::string login, std::string secret,
                         std::string timestamp)
 {
-    std::string user = rewrite_login(login, settings_);
+    std::string user = rewrite_login(login, settings_, c.listener.domain);
     c.login_name = user.empty() ? login : user;
     c.auth_pending = true;
     if (user.empty()) {
@@ -664,8 +927,15 @@ void Server::open_maildrop(Connection &c)
              why);
         return;
     }
+    // EXPIRE (RFC 2449): the user's own value from the auth module, else
+    // the server's; enforced by the maildrop (expired mail is not listed
+    // and is deleted at UPDATE).
+    int64_t expire_days = settings_.expire_days;
+    if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
+        expire_days = e->second == "never" ? -1 : parse_days(e->second);
     std::vector<pop3::MessageInfo> messages;
-    rc = c.maildrop.list(messages);
+    rc = c.maildrop.list(messages, expire_days >= 0 ? expire_days : -1,
+                         static_cast<int64_t>(time(nullptr)));
     if (rc != MODPOP3D_OK) {
         fail(pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
              "cannot list " + c.maildrop.location());
@@ -690,6 +960,10 @@ void Server::open_maildrop(Connection &c)
     pop3::UserCapabilities user_caps;
     if (delay_ms > 0)
         user_caps.login_delay = static_cast<uint32_t>(delay_ms / 1000);
+    if (expire_days >= -1 && settings_.expire_days >= -1)
+        user_caps.expire = expire_days == -1
+                               ? pop3::Expire{true, 0}
+                               : pop3::Expire{false, static_cast<uint32_t>(expire_days)};
     if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
         if (claimed)
             limits_->unclaim_login(claim);
@@ -701,10 +975,10 @@ void Server::open_maildrop(Connection &c)
     c.logged_in = true;
     c.login_ms = now_ms();
     log::writef(log::Info, "",
-                "event=login user=%s rip=%s lip=%s tls=0 method=%s messages=%zu octets=%llu "
+                "event=login user=%s rip=%s lip=%s tls=%d method=%s messages=%zu octets=%llu "
                 "mailbox=%s",
                 log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
-                c.method, count, static_cast<unsigned long long>(octets),
+                c.tls ? 1 : 0, c.method, count, static_cast<unsigned long long>(octets),
                 log::quote(c.maildrop.location()).c_str());
 }
 
@@ -769,15 +1043,34 @@ void Server::stream(Connection &c)
 
 void Server::flush(Connection &c)
 {
+    if (c.handshaking)
+        return; // the greeting of an implicit-TLS connection waits for the handshake
+    c.write_wants_read = false;
     while (c.pending_out() > 0) {
-        ssize_t n = send(c.fd, c.out.data() + c.out_pos, c.pending_out(), MSG_NOSIGNAL);
-        if (n > 0) {
-            c.out_pos += static_cast<std::size_t>(n);
-            c.last_write_ms = now_ms();
-            continue;
+        if (c.tls) {
+            std::size_t put = 0;
+            tls::Io r = c.tls->write(c.out.data() + c.out_pos, c.pending_out(), put);
+            if (r == tls::Io::ok) {
+                c.out_pos += put;
+                c.last_write_ms = now_ms();
+                continue;
+            }
+            if (r == tls::Io::want_write)
+                break;
+            if (r == tls::Io::want_read) {
+                c.write_wants_read = true;
+                break;
+            }
+        } else {
+            ssize_t n = send(c.fd, c.out.data() + c.out_pos, c.pending_out(), MSG_NOSIGNAL);
+            if (n > 0) {
+                c.out_pos += static_cast<std::size_t>(n);
+                c.last_write_ms = now_ms();
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
         // The client is gone: nothing more can be sent.
         c.engine->connection_lost();
         c.hard_close = true;
@@ -804,6 +1097,10 @@ void Server::update_interest(Connection &c)
     uint32_t want = 0;
     if (!c.closing && c.engine->wants_input() && !c.streaming)
         want |= EPOLLIN;
+    if (c.write_wants_read)
+        want |= EPOLLIN;
+    if (c.read_wants_write)
+        want |= EPOLLOUT;
     // A paused message resumes when the socket is writable, even when all
     // that was encoded so far has already been sent.
     if (c.pending_out() > 0 || c.streaming)
@@ -823,11 +1120,13 @@ void Server::destroy(Connection &c)
         const pop3::Stats &s = c.engine->stats();
         uint64_t duration = now_ms() - c.login_ms;
         log::writef(log::Info, "",
-                    "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
-                    "deleted=%u deleted_octets=%llu duration_ms=%llu",
-                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
-                    s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
-                    s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
+                    "event=logout user=%s rip=%s lip=%s tls=%d method=%s reason=%s retrieved=%u "
+                    "retrieved_octets=%llu deleted=%u deleted_octets=%llu expired=%u "
+                    "duration_ms=%llu",
+                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                    c.tls ? 1 : 0, c.method, c.close_reason, s.retrieved_messages,
+                    static_cast<unsigned long long>(s.retrieved_octets), s.deleted_messages,
+                    static_cast<unsigned long long>(s.deleted_octets), c.maildrop.expired(),
                     static_cast<unsigned long long>(duration));
         modpop3d_event_info info{};
         info.struct_size = sizeof info;
@@ -843,6 +1142,9 @@ void Server::destroy(Connection &c)
         chain_.run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
     }
     c.maildrop.close(); // releases the lock; deletes nothing
+    if (c.tls && !c.handshaking && !c.hard_close)
+        c.tls->shutdown(); // close_notify, best effort
+    c.tls.reset();
     epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
     close(c.fd);
     limits_->release(slot_, c.peer.limit_key);
@@ -872,6 +1174,16 @@ void Server::tick()
         Connection &c = *cp;
         if (c.closing)
             continue;
+        if (c.handshaking) {
+            if (now > c.handshake_deadline_ms)
+                expired.push_back(id);
+            continue;
+        }
+        if (c.proxy_pending) {
+            if (now - c.accepted_ms > static_cast<uint64_t>(settings_.timeout_preauth_ms))
+                expired.push_back(id);
+            continue;
+        }
         if (c.pending_out() > 0 &&
             now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             stalled.push_back(id);
@@ -889,6 +1201,20 @@ void Server::tick()
         auto it = connections_.find(id);
         if (it == connections_.end())
             continue;
+        if (it->second->proxy_pending) {
+            log::writef(log::Notice, "", "event=proxy_failed rip=%s why=\"no header in time\"",
+                        it->second->peer.ip.c_str());
+            it->second->close_reason = "proxy_failed";
+            destroy(*it->second);
+            continue;
+        }
+        if (it->second->handshaking) {
+            log::writef(log::Notice, "", "event=tls_failed rip=%s reason=\"handshake timeout\"",
+                        it->second->peer.ip.c_str());
+            it->second->close_reason = "tls_timeout";
+            destroy(*it->second);
+            continue;
+        }
         it->second->engine->idle_timeout();
         pump(*it->second);
     }

@@ -1,11 +1,20 @@
 // listener.hpp - listening sockets from "listen:" values.
 //
 // A value is ADDR:PORT with ADDR an IPv4 address, a bracketed IPv6 address
-// ("[::1]:110") or "*" (all IPv6 and IPv4 addresses). Sockets are
-// non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are IPv6-only so
-// that "0.0.0.0:110" and "[::]:110" can be given together.
+// ("[::1]:110") or "*" (all IPv6 and IPv4 addresses), then optional
+// per-listener options as NAME=VALUE words:
+//   tls=none|stls|implicit     (default: stls when tls-certificate is set)
+//   certificate=PATH key=PATH chain=PATH   this listener's own certificate
+//   tls-legacy=yes             accept TLS 1.0/1.1 and security level 1 here
+//   plaintext-auth=tls-or-loopback|tls|always
+//   domain=DOMAIN              appended to login names without a domain
+//   proxy=yes                  a PROXY v1/v2 header is required first
+//                              (from proxy-trusted-networks only)
+// Sockets are non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are
+// IPv6-only so that "0.0.0.0:110" and "[::]:110" can be given together.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -13,10 +22,22 @@
 namespace modpop3d::net
 {
 
+enum class TlsMode : uint8_t { unset, none, stls, implicit };
+
+struct ListenOptions {
+    TlsMode tls = TlsMode::unset;
+    std::string certificate, key, chain; // empty: the global tls-* keys
+    bool tls_legacy = false;
+    std::string plaintext_auth; // empty: the global plaintext-auth
+    std::string domain;
+    bool proxy = false;
+};
+
 struct ListenSpec {
     std::string address; // numeric, without brackets
     int port = 0;
-    std::string text; // as written
+    std::string text; // the address part as written
+    ListenOptions options;
 };
 
 // parse_listen - false with `why` set for a malformed value.
@@ -40,5 +61,7 @@ struct Endpoint {
 };
 
 Endpoint endpoint_of(const sockaddr_storage &ss);
+// endpoint_of_text - the same from a numeric address (a PROXY header's).
+Endpoint endpoint_of_text(const std::string &ip, int port);
 
 } // namespace modpop3d::net
