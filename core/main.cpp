@@ -2,6 +2,7 @@
 // them, the daemon.
 #include "cli/commands.hpp"
 #include "config/core_config.hpp"
+#include "daemon/master.hpp"
 #include "daemon/server.hpp"
 
 #include <iostream>
@@ -13,18 +14,20 @@ namespace
 
 void usage(std::ostream &out)
 {
-    out << "usage: modpop3d [-f FILE] [-e] [-i] [-t | -n | -M]\n"
+    out << "usage: modpop3d [-f FILE] [-e] [-d | -i] [-t | -n | -M]\n"
            "       modpop3d --version | --help\n"
            "\n"
            "  -f FILE    configuration file (default "
         << modpop3d::config::default_config_file()
         << ")\n"
            "  -e         log to stderr (whatever log-target says)\n"
+           "  -d         detach: run in the background as a daemon (logs go to syslog)\n"
            "  -i         inetd mode: serve the one connection on standard input, then exit\n"
            "  -t         check the configuration and every module section, then exit\n"
            "  -n         print the effective configuration (defaults filled in), then exit\n"
            "  -M         list the modules in the module directory with ABI and keys\n"
-           "Without -t, -n or -M the server runs in the foreground until SIGTERM.\n"
+           "Without -t, -n or -M the server runs (in the foreground unless -d) until SIGTERM;\n"
+           "SIGHUP reloads the configuration.\n"
            "  --version  print the version and the module ABI\n"
            "\n"
            "See modpop3d(8) and modpop3d.conf(5).\n";
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
     char mode = 0;
     bool to_stderr = false;
     bool inetd = false;
+    bool detach = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--version") {
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
             to_stderr = true;
         } else if (a == "-i") {
             inetd = true;
+        } else if (a == "-d") {
+            detach = true;
         } else if (a == "-t" || a == "-n" || a == "-M") {
             mode = a[1];
         } else {
@@ -75,6 +81,12 @@ int main(int argc, char **argv)
     case 'M':
         return modpop3d::cli::list_modules(file, std::cout, std::cerr);
     default:
-        return modpop3d::daemon::serve(file, to_stderr, inetd);
+        if (inetd && detach) {
+            std::cerr << "modpop3d: -d and -i exclude each other\n";
+            return 2;
+        }
+        if (inetd)
+            return modpop3d::daemon::serve_inetd_session(file, to_stderr);
+        return modpop3d::daemon::run_master({file, to_stderr, detach});
     }
 }

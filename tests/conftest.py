@@ -154,6 +154,10 @@ def _start_daemon(binary, module_dir, workdir, name, core, modules, extra=""):
         "listen": f"127.0.0.1:{port}",
         "log-level": "info",
         "auth-failure-delay": "0",
+        # One worker process unless a test asks for more: mailbox_memory's
+        # store (deletions, locks) lives in the worker's memory, so tests
+        # that reconnect expect to meet the same process.
+        "workers": "1",
     }
     if os.getuid() == 0:
         settings["mail-user"] = "nobody"

@@ -4,7 +4,9 @@
 // drives checking, `modpop3d -n`, `modpop3d -M core` and modpop3d.conf(5).
 #include "config/core_config.hpp"
 
+#include <cstdlib>
 #include <modpop3d/module.h>
+#include <unistd.h>
 
 namespace modpop3d::config
 {
@@ -89,6 +91,26 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.shutdown_timeout_ms = num("shutdown-timeout");
     c.auth_cache_ttl_ms = num("auth-cache-ttl");
     c.auth_cache_size = num("auth-cache-size");
+    c.pid_file = str("pid-file");
+    c.workers = 0;
+    if (std::string w = str("workers"); w != "auto")
+        c.workers = std::strtoll(w.c_str(), nullptr, 10); // checked by finish()
+}
+
+// check_workers - "auto" or a decimal 1..max_workers (a STRING key, since
+// the schema types have no "integer or word").
+void check_workers(const Effective &e, Diagnostics &diags)
+{
+    auto *v = e.get("workers");
+    if (v == nullptr || *v == "auto")
+        return;
+    bool digits =
+        !v->empty() && v->size() <= 4 && v->find_first_not_of("0123456789") == std::string::npos;
+    long long n = digits ? std::strtoll(v->c_str(), nullptr, 10) : 0;
+    if (n < 1 || n > max_workers)
+        diags.error(e.location_of("workers"), "workers: '" + *v +
+                                                  "' is not 'auto' or a number from 1 to " +
+                                                  std::to_string(max_workers));
 }
 
 // check_listeners - parse every listen: value with its options; a TLS
@@ -177,6 +199,7 @@ bool finish(Configuration &out, Diagnostics &diags)
 {
     std::size_t before = diags.size();
     out.global = check_section(out.text.sections.front(), core_schema(), diags);
+    check_workers(out.global, diags);
     read_settings(out.global, out.core);
     if (diags.size() == before) {
         check_tls_keys(out.global, out.core, diags);
@@ -290,8 +313,22 @@ const Schema &core_schema()
         key("shutdown-timeout", MODPOP3D_CONF_DURATION, "10s",
             "on SIGTERM, how long running sessions may go on before they are closed", 0,
             L{3600} * 1000),
+        key("workers", MODPOP3D_CONF_STRING, "auto",
+            "worker processes accepting connections: a number from 1 to 64, or auto (one per "
+            "online CPU)"),
+        key("pid-file", MODPOP3D_CONF_STRING, "",
+            "where the master writes its process id (empty: no file); a stale file is replaced, "
+            "a live one stops the start"),
     };
     return schema;
+}
+
+int64_t worker_count(const CoreSettings &s)
+{
+    if (s.workers > 0)
+        return s.workers;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > max_workers ? max_workers : cpus;
 }
 
 std::string default_config_file()

@@ -7,7 +7,8 @@
 //   event=tls rip= version= cipher= resumed=           (debug)
 //   event=tls_failed rip= reason=                       handshake failed
 //   event=stls_injection rip=                           plaintext after STLS
-//   event=auth_failed user= rip= lip= method=     (fail2ban: rip=<HOST>)
+//   event=auth_failed user= rip= lip= method= failures=  (fail2ban: rip=<HOST>;
+//                failures: this address's recent failures, across workers)
 //   event=logout user= rip= lip= tls= method= reason= retrieved=
 //                retrieved_octets= deleted= deleted_octets= expired= duration_ms=
 //   event=refused rip= reason=limit_total|limit_ip
@@ -16,6 +17,7 @@
 
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
+#include "daemon/privileges.hpp"
 #include "daemon/tls_setup.hpp"
 #include "modload/host_services.hpp"
 #include "net/cidr.hpp"
@@ -77,6 +79,7 @@ sigset_t daemon_signals()
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1); // a worker's "retire" (reload)
     return mask;
 }
 
@@ -197,39 +200,15 @@ uint64_t Server::now_ms() const
     return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
-bool Server::open_listeners(std::string &why)
+bool Server::become_worker(WorkerRole role, std::string &why)
 {
-    // Socket activation: systemd bound the addresses of modpop3d.socket;
-    // the listen: keys are then not used.
-    for (int fd : net::activated_sockets()) {
-        net::Listener l;
-        l.fd = fd;
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
-        net::Endpoint e = net::endpoint_of(ss);
-        l.spec.address = e.ip;
-        l.spec.port = e.port;
-        // The options of the configured listener on the same port apply
-        // (TLS, plaintext policy, domain).
-        for (const auto &spec : settings_.listeners)
-            if (spec.port == e.port)
-                l.spec.options = spec.options;
-        if (l.spec.options.tls == net::TlsMode::unset)
-            l.spec.options.tls =
-                settings_.tls_certificate.empty() ? net::TlsMode::none : net::TlsMode::stls;
-        l.spec.text = "systemd:" + (e.ip.find(':') != std::string::npos ? "[" + e.ip + "]" : e.ip) +
-                      ":" + std::to_string(e.port);
-        listeners_.push_back(l);
-    }
-    if (listeners_.empty()) {
-        for (const auto &spec : settings_.listeners) {
-            net::Listener l;
-            if (!net::open_listener(spec, l, why))
-                return false;
-            listeners_.push_back(l);
-        }
-    }
+    worker_ = true;
+    limits_ = role.limits;
+    slot_ = role.slot;
+    listeners_ = std::move(role.listeners);
+    worker_ready_ = std::move(role.ready);
+    // The TLS contexts of TLS listeners, built before the worker drops root:
+    // keys are often readable by root only.
     for (const auto &l : listeners_) {
         std::shared_ptr<tls::Context> ctx;
         std::vector<std::string> warnings;
@@ -242,18 +221,35 @@ bool Server::open_listeners(std::string &why)
     return true;
 }
 
+void Server::stop_accepting(uint64_t deadline_ms)
+{
+    stopping_ = true;
+    stop_deadline_ms_ = deadline_ms;
+    for (auto &l : listeners_) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, l.fd, nullptr);
+        close(l.fd);
+    }
+    listeners_.clear();
+}
+
 int Server::run()
 {
     // The signals were blocked by serve() before any thread was created, so
     // every thread inherits the mask and only the signalfd sees them.
     sigset_t mask = daemon_signals();
+    if (limits_ == nullptr) {
+        own_limits_ = std::make_unique<SharedLimits>();
+        limits_ = own_limits_.get();
+    }
     pool_ = std::make_unique<ThreadPool>(static_cast<unsigned>(settings_.auth_threads));
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
     auto add = [&](int fd, uint64_t tag) {
         epoll_event ev{};
-        ev.events = EPOLLIN;
+        // Workers share the listeners: a connection wakes one of them.
+        bool shared = worker_ && (tag & listener_tag) && tag != signal_tag && tag != pool_tag;
+        ev.events = EPOLLIN | (shared ? uint32_t{EPOLLEXCLUSIVE} : 0u);
         ev.data.u64 = tag;
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     };
@@ -266,10 +262,12 @@ int Server::run()
         fcntl(inetd_fd_, F_SETFL, fcntl(inetd_fd_, F_GETFL) | O_NONBLOCK);
         add(signal_fd_, signal_tag);
         add(pool_->event_fd(), pool_tag);
+        net::Endpoint peer = net::endpoint_of(ss);
+        limits_->admit(slot_, peer.limit_key, INT64_MAX, INT64_MAX); // counted, never refused
         net::ListenSpec inetd;
         inetd.text = "inetd";
         inetd.options.tls = net::TlsMode::none;
-        add_connection(inetd_fd_, net::endpoint_of(ss), inetd, nullptr);
+        add_connection(inetd_fd_, peer, inetd, nullptr);
         stopping_ = true; // accept nothing more; run until the session ends
         stop_deadline_ms_ = UINT64_MAX;
     }
@@ -278,7 +276,12 @@ int Server::run()
         add(listeners_[i].fd, listener_tag | i);
         names += (names.empty() ? "" : ",") + listeners_[i].spec.text;
     }
-    if (inetd_fd_ < 0) {
+    if (inetd_fd_ < 0 && worker_) {
+        add(signal_fd_, signal_tag);
+        add(pool_->event_fd(), pool_tag);
+        if (worker_ready_)
+            worker_ready_();
+    } else if (inetd_fd_ < 0) {
         add(signal_fd_, signal_tag);
         add(pool_->event_fd(), pool_tag);
         log::writef(log::Info, "", "event=ready listeners=%s pid=%d", log::quote(names).c_str(),
@@ -299,6 +302,18 @@ int Server::run()
             if (tag == signal_tag) {
                 signalfd_siginfo si;
                 while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+                    if (worker_ && si.ssi_signo == SIGHUP)
+                        continue; // the master reloads; its workers are replaced
+                    if (si.ssi_signo == SIGUSR1) {
+                        // Retire (the master reloaded): accept nothing more;
+                        // running sessions end on their own timeouts.
+                        if (worker_ && !stopping_) {
+                            stop_accepting(UINT64_MAX);
+                            log::writef(log::Info, "", "event=worker_retiring sessions=%zu",
+                                        connections_.size());
+                        }
+                        continue;
+                    }
                     if (si.ssi_signo == SIGHUP) {
                         log::write(log::Notice, "",
                                    "event=reload_ignored reason=\"reload is not supported yet; "
@@ -306,14 +321,8 @@ int Server::run()
                         continue;
                     }
                     if (!stopping_ || stop_deadline_ms_ == UINT64_MAX) {
-                        stopping_ = true;
-                        stop_deadline_ms_ =
-                            now_ms() + static_cast<uint64_t>(settings_.shutdown_timeout_ms);
-                        for (auto &l : listeners_) {
-                            epoll_ctl(epoll_, EPOLL_CTL_DEL, l.fd, nullptr);
-                            close(l.fd);
-                        }
-                        listeners_.clear();
+                        stop_accepting(now_ms() +
+                                       static_cast<uint64_t>(settings_.shutdown_timeout_ms));
                         net::notify("STOPPING=1");
                         log::writef(log::Info, "", "event=stopping signal=%u sessions=%zu",
                                     si.ssi_signo, connections_.size());
@@ -370,7 +379,6 @@ void Server::accept_on(std::size_t index)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         net::Endpoint peer = net::endpoint_of(ss);
-        const char *refuse = nullptr;
         if (l.spec.options.proxy && !net::cidr_contains(settings_.proxy_networks, peer.ip)) {
             // Only the configured balancers may speak for other clients.
             close(fd);
@@ -378,10 +386,10 @@ void Server::accept_on(std::size_t index)
                         peer.ip.c_str());
             continue;
         }
-        if (static_cast<int64_t>(connections_.size()) >= settings_.max_connections)
-            refuse = "limit_total";
-        else if (per_ip_[peer.limit_key] >= settings_.max_connections_per_ip)
-            refuse = "limit_ip";
+        // Counted across all workers (shared_limits.hpp); admitted ones are
+        // released by destroy().
+        const char *refuse = limits_->admit(slot_, peer.limit_key, settings_.max_connections,
+                                            settings_.max_connections_per_ip);
         if (refuse != nullptr) {
             static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try later\r\n";
             ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -428,7 +436,6 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
     c->session->set("listener", listener.text);
     c->session->set("tls", "0");
     c->session->set("session_id", std::to_string(c->id));
-    per_ip_[peer.limit_key]++;
     Connection &ref = *c;
     connections_[c->id] = std::move(c);
     epoll_event ev{};
@@ -493,10 +500,14 @@ void Server::read_proxy_header(Connection &c)
         net::Endpoint client = net::endpoint_of_text(h.source_ip, h.source_port);
         if (client.limit_key != c.peer.limit_key) {
             // Limits count the client, not the balancer.
-            if (--per_ip_[c.peer.limit_key] <= 0)
-                per_ip_.erase(c.peer.limit_key);
+            // Swap the balancer's count for the client's (in all workers'
+            // table); refused, the client is counted anyway so that
+            // destroy() releases what it holds.
+            limits_->release(slot_, c.peer.limit_key);
             c.peer = client; // destroy() now releases the client's count
-            if (per_ip_[c.peer.limit_key]++ >= settings_.max_connections_per_ip) {
+            if (limits_->admit(slot_, c.peer.limit_key, INT64_MAX,
+                               settings_.max_connections_per_ip) != nullptr) {
+                limits_->admit(slot_, c.peer.limit_key, INT64_MAX, INT64_MAX);
                 log::writef(log::Warning, "", "event=refused rip=%s reason=limit_ip",
                             c.peer.ip.c_str());
                 c.close_reason = "limit_ip";
@@ -850,18 +861,16 @@ void Server::deliver_auth(Connection &c, int32_t status)
     }
     pop3::Outcome outcome = pop3::outcome_from_status(status, pop3::StatusContext::login);
     if (outcome == pop3::Outcome::auth_failed) {
-        log::writef(log::Notice, "", "event=auth_failed user=%s rip=%s lip=%s method=%s",
-                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
-                    c.method);
-        // Growing delays per client address, on timers: no thread waits.
-        Failures &f = failures_[c.peer.limit_key];
+        // Growing delays per client address (counted across workers), on
+        // timers: no thread waits.
         uint64_t now = now_ms();
-        if (now - f.last_ms > 600000)
-            f.count = 0;
-        f.count = std::min(f.count + 1, 8);
-        f.last_ms = now;
+        uint32_t count = limits_->record_failure(c.peer.limit_key, now);
+        log::writef(log::Notice, "",
+                    "event=auth_failed user=%s rip=%s lip=%s method=%s failures=%u",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                    c.method, count);
         uint64_t delay =
-            static_cast<uint64_t>(settings_.auth_failure_delay_ms) * static_cast<uint64_t>(f.count);
+            static_cast<uint64_t>(settings_.auth_failure_delay_ms) * static_cast<uint64_t>(count);
         if (delay > 0) {
             delayed_.push_back(Delayed{now + delay, c.id, status}); // answered by tick()
             c.auth_result.clear();
@@ -879,7 +888,11 @@ void Server::deliver_auth(Connection &c, int32_t status)
 
 void Server::open_maildrop(Connection &c)
 {
+    SharedLimits::Claim claim;
+    bool claimed = false;
     auto fail = [&](pop3::Outcome o, const std::string &why) {
+        if (claimed)
+            limits_->unclaim_login(claim); // this login did not happen
         log::writef(log::Warning, "", "event=maildrop_error user=%s rip=%s why=%s",
                     log::quote(c.login_name).c_str(), c.peer.ip.c_str(), log::quote(why).c_str());
         c.maildrop.close();
@@ -900,11 +913,14 @@ void Server::open_maildrop(Connection &c)
     if (auto d = c.auth_result.find("login_delay"); d != c.auth_result.end())
         delay_ms = std::stoull(d->second) * 1000; // result_set() checked it is decimal
     const std::string user = c.engine->user().empty() ? c.login_name : c.engine->user();
-    if (auto last = last_login_ms_.find(user);
-        delay_ms > 0 && last != last_login_ms_.end() && now_ms() - last->second < delay_ms) {
-        fail(pop3::Outcome::login_delay,
-             "login within " + std::to_string(delay_ms / 1000) + " s of the previous one");
-        return;
+    // Claimed now (across workers), undone by fail() if the login fails.
+    if (delay_ms > 0) {
+        if (!limits_->claim_login(user, now_ms(), delay_ms, claim)) {
+            fail(pop3::Outcome::login_delay,
+                 "login within " + std::to_string(delay_ms / 1000) + " s of the previous one");
+            return;
+        }
+        claimed = true;
     }
     std::string spec =
         c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
@@ -955,6 +971,8 @@ void Server::open_maildrop(Connection &c)
                                ? pop3::Expire{true, 0}
                                : pop3::Expire{false, static_cast<uint32_t>(expire_days)};
     if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
+        if (claimed)
+            limits_->unclaim_login(claim);
         c.maildrop.close();
         log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
                     log::quote(c.login_name).c_str());
@@ -962,13 +980,6 @@ void Server::open_maildrop(Connection &c)
     }
     c.logged_in = true;
     c.login_ms = now_ms();
-    if (delay_ms > 0) {
-        // Bounded: forget logins older than any delay could still refuse.
-        if (last_login_ms_.size() > 100000)
-            for (auto it = last_login_ms_.begin(); it != last_login_ms_.end();)
-                it = c.login_ms - it->second > 86400000 ? last_login_ms_.erase(it) : ++it;
-        last_login_ms_[user] = c.login_ms;
-    }
     log::writef(log::Info, "",
                 "event=login user=%s rip=%s lip=%s tls=%d method=%s messages=%zu octets=%llu "
                 "mailbox=%s",
@@ -1142,8 +1153,7 @@ void Server::destroy(Connection &c)
     c.tls.reset();
     epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
     close(c.fd);
-    if (--per_ip_[c.peer.limit_key] <= 0)
-        per_ip_.erase(c.peer.limit_key);
+    limits_->release(slot_, c.peer.limit_key);
     connections_.erase(c.id);
 }
 
@@ -1227,68 +1237,14 @@ void Server::tick()
     }
 }
 
-namespace
-{
-
-// drop_privileges - become mail-user (and mail-group) for good. A root
-// server without mail-user refuses to run: sessions never run as root.
-bool drop_privileges(const config::CoreSettings &s, std::string &why)
-{
-    if (getuid() != 0 && geteuid() != 0) {
-        if (!s.mail_user.empty()) {
-            passwd *pw = getpwnam(s.mail_user.c_str());
-            if (pw == nullptr || pw->pw_uid != getuid()) {
-                why = "mail-user '" + s.mail_user +
-                      "' differs from the user running modpop3d; start it as root to switch";
-                return false;
-            }
-        }
-        return true;
-    }
-    if (s.mail_user.empty()) {
-        why = "running as root needs 'mail-user' (the user owning the virtual mailboxes); "
-              "sessions never run as root";
-        return false;
-    }
-    passwd *pw = getpwnam(s.mail_user.c_str());
-    if (pw == nullptr) {
-        why = "mail-user '" + s.mail_user + "' does not exist";
-        return false;
-    }
-    if (pw->pw_uid == 0) {
-        why = "mail-user must not be root";
-        return false;
-    }
-    gid_t gid = pw->pw_gid;
-    if (!s.mail_group.empty()) {
-        group *gr = getgrnam(s.mail_group.c_str());
-        if (gr == nullptr) {
-            why = "mail-group '" + s.mail_group + "' does not exist";
-            return false;
-        }
-        gid = gr->gr_gid;
-    }
-    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
-        why = std::string("cannot switch to mail-user: ") + std::strerror(errno);
-        return false;
-    }
-    if (setuid(0) == 0) {
-        why = "could regain root after dropping privileges";
-        return false;
-    }
-    return true;
-}
-
-} // namespace
-
-int serve(const std::string &config_file, bool foreground_stderr, bool inetd)
+int serve_inetd_session(const std::string &config_file, bool foreground_stderr)
 {
     config::Diagnostics diags;
     config::Configuration conf;
     bool ok = config::load_configuration(config_file, conf, diags);
     // In inetd mode standard error may be the client's socket: log there
     // only when -e asks for it explicitly.
-    bool to_stderr = foreground_stderr || (!inetd && conf.core.log_target == "stderr");
+    bool to_stderr = foreground_stderr;
     log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
               std::max(log::level_from_name(conf.core.log_level), log::Err));
     modload::Loader loader(conf.core.module_dir);
@@ -1316,18 +1272,15 @@ int serve(const std::string &config_file, bool foreground_stderr, bool inetd)
     signal(SIGPIPE, SIG_IGN);
     Server server(conf, modules);
     std::string why;
-    if (inetd) {
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        if (getsockname(STDIN_FILENO, reinterpret_cast<sockaddr *>(&ss), &len) != 0 ||
-            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-            log::write(log::Err, "",
-                       "event=inetd_error why=\"standard input is not a TCP socket\"");
-            return 1;
-        }
-        server.serve_inetd(STDIN_FILENO);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(STDIN_FILENO, reinterpret_cast<sockaddr *>(&ss), &len) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        log::write(log::Err, "", "event=inetd_error why=\"standard input is not a TCP socket\"");
+        return 1;
     }
-    if ((!inetd && !server.open_listeners(why)) || !drop_privileges(conf.core, why)) {
+    server.serve_inetd(STDIN_FILENO);
+    if (!drop_privileges(conf.core, why)) {
         std::cerr << "modpop3d: " << why << '\n';
         return 1;
     }

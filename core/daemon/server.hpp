@@ -3,15 +3,16 @@
 // thread pool, maildrops, limits and timers, and the log lines operators
 // and fail2ban read.
 //
-// This is the single-process form of DESIGN.md's process model: the event
-// loop serves virtual-mail sessions in-process under `mail-user` (the fast
-// path), auth runs on threads so a slow backend stalls only its own
-// request. The privilege-separated master/auth/session processes are the
-// next step (see the closing notes of the daemon issue).
+// One Server runs in each worker ("login") process forked by the master
+// (daemon/master.hpp), accepting on the listeners it inherited, and alone in
+// inetd mode. It serves virtual-mail sessions in-process under `mail-user`
+// (the fast path); auth runs on threads so a slow backend stalls only its
+// own request. Limits shared by all workers live in daemon/shared_limits.
 #pragma once
 
 #include "config/core_config.hpp"
 #include "daemon/auth_chain.hpp"
+#include "daemon/shared_limits.hpp"
 #include "daemon/thread_pool.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
@@ -21,6 +22,7 @@
 #include "tls/context.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,13 +41,25 @@ class Server
     Server(const Server &) = delete;
     Server &operator=(const Server &) = delete;
 
-    // open_listeners - bind every "listen:" address and build the TLS
-    // contexts of TLS listeners (before dropping root: keys are often
-    // readable by root only).
-    bool open_listeners(std::string &why);
     // serve_inetd - serve the one connection on `fd` (inetd mode) instead of
     // listeners; run() then returns when it ends.
     void serve_inetd(int fd) { inetd_fd_ = fd; }
+
+    // A worker process's part: the listeners inherited from the master
+    // (polled with EPOLLEXCLUSIVE), the shared limit tables and this
+    // worker's column in them, and what to call once it serves (instead of
+    // logging "ready" and notifying systemd, which the master does). In a
+    // worker SIGUSR1 means "retire": stop accepting and let the running
+    // sessions end on their own (reload); SIGHUP is the master's business.
+    struct WorkerRole {
+        SharedLimits *limits = nullptr;
+        unsigned slot = 0;
+        std::vector<net::Listener> listeners;
+        std::function<void()> ready;
+    };
+    // become_worker - take the role and build the TLS contexts of the
+    // listeners (while still root); false with `why` set.
+    bool become_worker(WorkerRole role, std::string &why);
     // run - serve until SIGTERM or SIGINT; returns the exit status.
     int run();
 
@@ -74,6 +88,7 @@ class Server
     void update_interest(Connection &c);
     void destroy(Connection &c);
     void tick();
+    void stop_accepting(uint64_t deadline_ms);
     uint64_t now_ms() const;
 
     config::Configuration &config_;
@@ -88,27 +103,26 @@ class Server
     int signal_fd_ = -1;
     uint64_t next_id_ = 1;
     std::map<uint64_t, std::unique_ptr<Connection>> connections_;
-    std::map<std::string, int> per_ip_;
-    struct Failures {
-        int count = 0;
-        uint64_t last_ms = 0;
-    };
-    std::map<std::string, Failures> failures_;
+    std::unique_ptr<SharedLimits> own_limits_; // inetd mode: a table of one
+    SharedLimits *limits_ = nullptr;
+    unsigned slot_ = 0;
+    bool worker_ = false;
+    std::function<void()> worker_ready_;
     struct Delayed {
         uint64_t due_ms;
         uint64_t id;
         int32_t status;
     };
     std::vector<Delayed> delayed_;
-    std::map<std::string, uint64_t> last_login_ms_; // LOGIN-DELAY, by user
     int inetd_fd_ = -1;
     bool stopping_ = false;
     uint64_t stop_deadline_ms_ = 0;
 };
 
-// serve - the daemon's main: load and check the configuration, load the
-// modules, bind (or, in inetd mode, take the connection on standard input),
-// drop privileges, initialise the modules and run.
-int serve(const std::string &config_file, bool foreground_stderr, bool inetd = false);
+// serve_inetd_session - inetd mode's main: load and check the
+// configuration, load the modules, take the connection on standard input,
+// drop privileges, initialise the modules and serve that one session in
+// this process. The daemon's main is daemon::run_master (master.hpp).
+int serve_inetd_session(const std::string &config_file, bool foreground_stderr);
 
 } // namespace modpop3d::daemon

@@ -1,0 +1,767 @@
+// master.cpp - the master process: generations of configuration, modules,
+// listeners and workers; supervision, reload and drain (see master.hpp).
+#include "daemon/master.hpp"
+
+#include "auth/password.hpp"
+#include "config/core_config.hpp"
+#include "daemon/pidfile.hpp"
+#include "daemon/privileges.hpp"
+#include "daemon/server.hpp"
+#include "daemon/shared_limits.hpp"
+#include "modload/loader.hpp"
+#include "modload/module_set.hpp"
+#include "net/listener.hpp"
+#include "net/systemd.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <fcntl.h>
+#include <iostream>
+#include <list>
+#include <map>
+#include <memory>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace modpop3d::daemon
+{
+
+namespace
+{
+
+constexpr uint64_t quick_exit_ms = 10000;  // a worker dying sooner counts as a crash loop
+constexpr uint64_t backoff_first_ms = 250; // first delayed restart
+constexpr uint64_t backoff_max_ms = 30000; // restarts never wait longer
+constexpr uint64_t kill_grace_ms = 5000;   // after shutdown-timeout, before SIGKILL
+constexpr int worker_setup_failed = 3;     // a worker's exit status when it could not start
+
+uint64_t now_ms()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+// The master's signals; workers inherit the mask (Server's signalfd takes
+// TERM, INT, HUP and USR1 there) and unblock SIGCHLD.
+sigset_t master_signals()
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1})
+        sigaddset(&mask, s);
+    return mask;
+}
+
+std::string absolute(const std::string &path)
+{
+    if (path.empty() || path[0] == '/')
+        return path;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == nullptr)
+        return path;
+    return std::string(cwd) + "/" + path;
+}
+
+struct Generation;
+
+struct Worker {
+    pid_t pid = 0;
+    unsigned slot = 0;
+    std::size_t position = 0; // index in the generation's workers
+    Generation *gen = nullptr;
+    int ready_fd = -1; // read end of the worker's "serving" pipe until it reports
+    bool ready = false;
+    uint64_t started_ms = 0;
+};
+
+// One configuration with its modules, listeners and workers.
+struct Generation {
+    unsigned id = 0;
+    config::Configuration conf;
+    std::unique_ptr<modload::Loader> loader;
+    std::unique_ptr<modload::ModuleSet> modules;
+    std::vector<net::Listener> listeners; // fds owned by Master::bound_
+    std::string listener_names;
+    int64_t size = 0;      // workers wanted
+    bool active = false;   // serving and supervised (restarted on exit)
+    bool retiring = false; // replaced by a reload or stopping: never restarted
+    bool announced = false;
+    struct Position {
+        bool running = false;
+        unsigned quick_exits = 0;
+        uint64_t restart_due_ms = 0; // 0: no restart pending
+    };
+    std::vector<Position> positions;
+    std::size_t alive = 0;
+};
+
+class Master
+{
+  public:
+    explicit Master(MasterOptions options) : opt_(std::move(options)) {}
+    ~Master();
+    int run();
+
+  private:
+    std::unique_ptr<Generation> load(config::Diagnostics &diags);
+    bool bind(Generation &g, std::string &why);
+    void close_unused_listeners();
+    bool spawn(Generation &g, std::size_t position);
+    [[noreturn]] void worker_main(Generation &g, unsigned slot, int ready_fd);
+    void reap();
+    void on_exit(Worker w, int status);
+    void on_ready(int fd);
+    void generation_ready(Generation &g);
+    void reload();
+    void abandon_pending();
+    void begin_stop(int signo);
+    void drop_finished_generations();
+    void restart_due();
+    int next_timeout() const;
+    void init_log(const config::CoreSettings &s);
+
+    MasterOptions opt_;
+    std::list<std::unique_ptr<Generation>> gens_;
+    Generation *current_ = nullptr; // the active generation
+    Generation *pending_ = nullptr; // a reload's generation, until its workers serve
+    unsigned next_gen_ = 1;
+    std::map<std::string, net::Listener> bound_; // listen text -> socket
+    bool systemd_ = false;
+    std::map<pid_t, Worker> workers_;
+    std::vector<bool> slot_used_ = std::vector<bool>(SharedLimits::max_slots, false);
+    std::unique_ptr<SharedLimits> limits_;
+    int epoll_ = -1, signal_fd_ = -1;
+    pid_t master_pid_ = 0;
+    bool stopping_ = false;
+    uint64_t kill_at_ms_ = 0;
+    bool started_ = false;      // the first generation served
+    bool start_failed_ = false; // ... or could not: exit 1
+    Detached detached_;
+    PidFile pid_file_;
+};
+
+Master::~Master()
+{
+    for (auto &[text, l] : bound_)
+        close(l.fd);
+    if (signal_fd_ >= 0)
+        close(signal_fd_);
+    if (epoll_ >= 0)
+        close(epoll_);
+}
+
+void Master::init_log(const config::CoreSettings &s)
+{
+    bool to_stderr = !opt_.detach && (opt_.log_to_stderr || s.log_target == "stderr");
+    log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
+              std::max(log::level_from_name(s.log_level), log::Err));
+}
+
+// load - read and check the configuration, load the modules and make
+// their instances: everything a generation needs except listeners and
+// workers. nullptr with `diags` filled on any error.
+std::unique_ptr<Generation> Master::load(config::Diagnostics &diags)
+{
+    auto g = std::make_unique<Generation>();
+    bool ok = config::load_configuration(opt_.config_file, g->conf, diags);
+    g->loader = std::make_unique<modload::Loader>(g->conf.core.module_dir);
+    g->modules = std::make_unique<modload::ModuleSet>();
+    ok = g->modules->configure(g->conf.text, *g->loader, diags) && ok;
+    if (ok)
+        ok = g->modules->instantiate(diags);
+    std::string why;
+    if (ok && !check_privileges(g->conf.core, why)) {
+        diags.error(g->conf.global.location_of("mail-user"), why);
+        ok = false;
+    }
+    if (!ok)
+        return nullptr;
+    g->size = config::worker_count(g->conf.core);
+    g->positions.resize(static_cast<std::size_t>(g->size));
+    return g;
+}
+
+// systemd_options - a socket systemd passed takes the options of the
+// configured listener on the same port (TLS, plaintext policy, domain).
+void systemd_options(const config::CoreSettings &s, net::ListenSpec &spec)
+{
+    for (const auto &configured : s.listeners)
+        if (configured.port == spec.port)
+            spec.options = configured.options;
+    if (spec.options.tls == net::TlsMode::unset)
+        spec.options.tls = s.tls_certificate.empty() ? net::TlsMode::none : net::TlsMode::stls;
+}
+
+// bind - the generation's listeners: sockets already bound for the same
+// "listen:" text are shared, new ones are bound now (as root). Systemd's
+// sockets, when activated, replace the listen: keys for good.
+bool Master::bind(Generation &g, std::string &why)
+{
+    if (systemd_) {
+        for (auto &[text, l] : bound_)
+            g.listeners.push_back(l);
+    } else {
+        std::vector<std::string> fresh;
+        for (const auto &spec : g.conf.core.listeners) {
+            const std::string &text = spec.text;
+            if (auto it = bound_.find(text); it != bound_.end()) {
+                net::Listener l = it->second;
+                l.spec = spec; // the same socket; this generation's options
+                g.listeners.push_back(l);
+                continue;
+            }
+            net::Listener l;
+            if (!net::open_listener(spec, l, why)) {
+                for (const auto &t : fresh) {
+                    close(bound_[t].fd);
+                    bound_.erase(t);
+                }
+                g.listeners.clear();
+                return false;
+            }
+            bound_[text] = l;
+            fresh.push_back(text);
+            g.listeners.push_back(l);
+        }
+    }
+    if (systemd_)
+        for (auto &l : g.listeners)
+            systemd_options(g.conf.core, l.spec);
+    for (const auto &l : g.listeners)
+        g.listener_names += (g.listener_names.empty() ? "" : ",") + l.spec.text;
+    return true;
+}
+
+// close_unused_listeners - sockets no live or starting generation uses.
+// Retiring workers keep their own copies until they stop accepting.
+void Master::close_unused_listeners()
+{
+    if (systemd_)
+        return;
+    for (auto it = bound_.begin(); it != bound_.end();) {
+        bool used = false;
+        for (Generation *g : {current_, pending_})
+            if (g != nullptr)
+                for (const auto &l : g->listeners)
+                    used = used || l.fd == it->second.fd;
+        if (used) {
+            ++it;
+        } else {
+            log::writef(log::Info, "", "event=listener_closed listener=%s",
+                        log::quote(it->first).c_str());
+            close(it->second.fd);
+            it = bound_.erase(it);
+        }
+    }
+}
+
+bool Master::spawn(Generation &g, std::size_t position)
+{
+    auto free_slot = std::find(slot_used_.begin(), slot_used_.end(), false);
+    if (free_slot == slot_used_.end()) {
+        log::writef(log::Err, "", "event=worker_not_started why=\"no free worker slot\"");
+        return false;
+    }
+    unsigned slot = static_cast<unsigned>(free_slot - slot_used_.begin());
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        log::writef(log::Err, "", "event=worker_not_started why=%s",
+                    log::quote(std::strerror(errno)).c_str());
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        log::writef(log::Err, "", "event=worker_not_started why=%s",
+                    log::quote(std::strerror(errno)).c_str());
+        close(fds[0]);
+        close(fds[1]);
+        return false;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        worker_main(g, slot, fds[1]);
+    }
+    close(fds[1]);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fds[0];
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fds[0], &ev);
+    *free_slot = true;
+    Worker w;
+    w.pid = pid;
+    w.slot = slot;
+    w.position = position;
+    w.gen = &g;
+    w.ready_fd = fds[0];
+    w.started_ms = now_ms();
+    workers_[pid] = w;
+    g.positions[position].running = true;
+    g.positions[position].restart_due_ms = 0;
+    ++g.alive;
+    log::writef(log::Info, "", "event=worker_started pid=%d slot=%u generation=%u", pid, slot,
+                g.id);
+    return true;
+}
+
+// worker_main - the child side of spawn(): shed the master's descriptors,
+// drop privileges, initialise the modules, serve; never returns.
+void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
+{
+    // What the master owns and a worker must not hold: the master's loop,
+    // other workers' report pipes, the start-up report pipe, and listeners
+    // of other generations (a removed address must stop answering).
+    close(epoll_);
+    close(signal_fd_);
+    for (auto &[pid, w] : workers_)
+        if (w.ready_fd >= 0)
+            close(w.ready_fd);
+    if (detached_.report_fd >= 0)
+        close(detached_.report_fd);
+    for (auto &[text, l] : bound_) {
+        bool mine = false;
+        for (const auto &gl : g.listeners)
+            mine = mine || gl.fd == l.fd;
+        if (!mine)
+            close(l.fd);
+    }
+    unsetenv("NOTIFY_SOCKET"); // the master speaks to systemd
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+
+    std::string why;
+    auto server = std::make_unique<Server>(g.conf, *g.modules);
+    Server::WorkerRole role;
+    role.limits = limits_.get();
+    role.slot = slot;
+    role.listeners = g.listeners;
+    role.ready = [ready_fd] {
+        ssize_t ignored = write(ready_fd, "R", 1);
+        (void)ignored;
+        close(ready_fd);
+    };
+    // TLS keys are read here, still as root; then root is gone for good.
+    if (!server->become_worker(std::move(role), why) || !drop_privileges(g.conf.core, why)) {
+        log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(why).c_str());
+        _exit(worker_setup_failed);
+    }
+    // Set after the drop (a credential change clears it): a worker whose
+    // master is gone drains and exits rather than serving unsupervised.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid_)
+        _exit(0);
+    config::Diagnostics diags;
+    if (!g.modules->process_init(diags)) {
+        for (const auto &l : diags.lines())
+            log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(l).c_str());
+        _exit(worker_setup_failed);
+    }
+    int rc = server->run();
+    server.reset();
+    g.modules.reset(); // instance_free in this process, which ran process_init
+    _exit(rc);
+}
+
+void Master::on_ready(int fd)
+{
+    char c = 0;
+    ssize_t n = read(fd, &c, 1);
+    for (auto &[pid, w] : workers_) {
+        if (w.ready_fd != fd)
+            continue;
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        close(fd);
+        w.ready_fd = -1;
+        if (n == 1 && c == 'R') {
+            w.ready = true;
+            Generation &g = *w.gen;
+            log::writef(log::Info, "", "event=worker_serving pid=%d generation=%u", pid, g.id);
+            bool all = true;
+            for (auto &[p, o] : workers_)
+                if (o.gen == &g && !o.ready)
+                    all = false;
+            if (all && !g.announced && g.alive == static_cast<std::size_t>(g.size))
+                generation_ready(g);
+        }
+        return; // EOF without 'R': the exit is handled by reap()
+    }
+}
+
+// generation_ready - every worker of `g` serves: announce the start, or
+// complete a reload by retiring the previous generation.
+void Master::generation_ready(Generation &g)
+{
+    g.announced = true;
+    if (!started_) {
+        started_ = true;
+        log::writef(log::Info, "", "event=ready listeners=%s pid=%d workers=%lld generation=%u",
+                    log::quote(g.listener_names).c_str(), getpid(), static_cast<long long>(g.size),
+                    g.id);
+        net::notify("READY=1");
+        detach_done(detached_, true);
+        return;
+    }
+    if (&g != pending_)
+        return;
+    Generation *old = current_;
+    current_ = &g;
+    pending_ = nullptr;
+    g.active = true;
+    if (old != nullptr) {
+        old->active = false;
+        old->retiring = true;
+        for (auto &[pid, w] : workers_)
+            if (w.gen == old)
+                kill(pid, SIGUSR1);
+    }
+    close_unused_listeners();
+    log::writef(log::Info, "", "event=reloaded generation=%u listeners=%s workers=%lld", g.id,
+                log::quote(g.listener_names).c_str(), static_cast<long long>(g.size));
+    net::notify("READY=1");
+    drop_finished_generations();
+}
+
+void Master::reap()
+{
+    for (;;) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        auto it = workers_.find(pid);
+        if (it == workers_.end())
+            continue;
+        Worker w = it->second;
+        workers_.erase(it);
+        on_exit(w, status);
+    }
+}
+
+void Master::on_exit(Worker w, int status)
+{
+    Generation &g = *w.gen;
+    if (w.ready_fd >= 0) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, w.ready_fd, nullptr);
+        close(w.ready_fd);
+    }
+    // Whatever the worker counted dies with it.
+    limits_->clear_slot(w.slot);
+    slot_used_[w.slot] = false;
+    g.positions[w.position].running = false;
+    --g.alive;
+    uint64_t lived = now_ms() - w.started_ms;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    std::string how = WIFSIGNALED(status) ? "signal=" + std::to_string(WTERMSIG(status))
+                                          : "status=" + std::to_string(WEXITSTATUS(status));
+    if (!started_) {
+        // The first generation could not start: give up, as a single
+        // process would have.
+        log::writef(log::Err, "", "event=worker_exited pid=%d generation=%u %s", w.pid, g.id,
+                    how.c_str());
+        if (!stopping_) {
+            std::cerr << "modpop3d: a worker exited while starting (" << how << "); see the log\n";
+            start_failed_ = true;
+            begin_stop(0);
+        }
+        return;
+    }
+    if (stopping_ || g.retiring) {
+        log::writef(clean ? log::Info : log::Warning, "",
+                    "event=worker_exited pid=%d generation=%u %s", w.pid, g.id, how.c_str());
+        drop_finished_generations();
+        return;
+    }
+    if (&g == pending_) {
+        log::writef(log::Warning, "", "event=worker_exited pid=%d generation=%u %s", w.pid, g.id,
+                    how.c_str());
+        log::writef(log::Warning, "",
+                    "event=reload_failed generation=%u why=\"a new worker exited before it "
+                    "served; the running configuration stays\"",
+                    g.id);
+        abandon_pending();
+        return;
+    }
+    // An active worker died: restart it, at once unless it keeps dying
+    // young, then with a doubling back-off.
+    auto &pos = g.positions[w.position];
+    pos.quick_exits = lived < quick_exit_ms ? pos.quick_exits + 1 : 0;
+    uint64_t delay = 0;
+    if (pos.quick_exits > 0)
+        delay = std::min(backoff_max_ms, backoff_first_ms << std::min(pos.quick_exits - 1, 10u));
+    log::writef(log::Warning, "", "event=worker_exited pid=%d generation=%u %s restart_in_ms=%llu",
+                w.pid, g.id, how.c_str(), static_cast<unsigned long long>(delay));
+    if (pos.quick_exits == 3)
+        log::writef(log::Err, "", "event=worker_crash_loop generation=%u", g.id);
+    pos.restart_due_ms = now_ms() + delay;
+    if (delay == 0)
+        restart_due();
+}
+
+void Master::restart_due()
+{
+    if (stopping_ || current_ == nullptr)
+        return;
+    uint64_t now = now_ms();
+    Generation &g = *current_;
+    for (std::size_t i = 0; i < g.positions.size(); ++i) {
+        auto &pos = g.positions[i];
+        if (!pos.running && pos.restart_due_ms != 0 && pos.restart_due_ms <= now && !spawn(g, i))
+            pos.restart_due_ms = now + backoff_max_ms;
+    }
+}
+
+int Master::next_timeout() const
+{
+    uint64_t now = now_ms(), due = now + 1000;
+    if (current_ != nullptr && !stopping_)
+        for (const auto &pos : current_->positions)
+            if (!pos.running && pos.restart_due_ms != 0)
+                due = std::min(due, std::max(pos.restart_due_ms, now));
+    if (stopping_ && kill_at_ms_ != 0)
+        due = std::min(due, std::max(kill_at_ms_, now));
+    return static_cast<int>(due - now);
+}
+
+void Master::drop_finished_generations()
+{
+    for (auto it = gens_.begin(); it != gens_.end();) {
+        Generation *g = it->get();
+        if (g != current_ && g != pending_ && g->alive == 0) {
+            // Its workers are gone: free its instances here, then its
+            // modules (instance_free before dlclose).
+            g->modules.reset();
+            g->loader.reset();
+            it = gens_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+// abandon_pending - a reload's generation failed to start: stop its
+// workers, keep the running generation.
+void Master::abandon_pending()
+{
+    Generation &p = *pending_;
+    p.retiring = true;
+    pending_ = nullptr;
+    for (auto &[pid, o] : workers_)
+        if (o.gen == &p)
+            kill(pid, SIGTERM);
+    close_unused_listeners();
+    net::notify("READY=1");
+    drop_finished_generations();
+}
+
+void Master::reload()
+{
+    if (stopping_)
+        return;
+    if (!started_ || pending_ != nullptr) {
+        log::write(log::Notice, "", "event=reload_ignored why=\"workers are still starting\"");
+        return;
+    }
+    log::write(log::Info, "", "event=reloading");
+    net::notify("RELOADING=1");
+    config::Diagnostics diags;
+    auto g = load(diags);
+    std::string why;
+    if (g != nullptr && !bind(*g, why)) {
+        diags.plain(why);
+        g.reset();
+    }
+    if (g != nullptr) {
+        std::size_t free_slots =
+            static_cast<std::size_t>(std::count(slot_used_.begin(), slot_used_.end(), false));
+        if (free_slots < static_cast<std::size_t>(g->size)) {
+            diags.plain("too many retiring workers still serve sessions (" +
+                        std::to_string(free_slots) + " free worker slots); try again later");
+            g.reset();
+            close_unused_listeners();
+        }
+    }
+    if (g == nullptr) {
+        for (const auto &l : diags.lines())
+            log::writef(log::Warning, "", "event=reload_failed error=%s", log::quote(l).c_str());
+        log::write(log::Warning, "", "event=reload_failed why=\"the running configuration stays\"");
+        net::notify("READY=1");
+        return;
+    }
+    g->id = next_gen_++;
+    init_log(g->conf.core);
+    if (g->modules->of_kind(MODPOP3D_KIND_AUTH).empty())
+        log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
+    pending_ = g.get();
+    gens_.push_back(std::move(g));
+    for (std::size_t i = 0; i < pending_->positions.size(); ++i)
+        if (!spawn(*pending_, i)) {
+            log::writef(log::Warning, "",
+                        "event=reload_failed generation=%u why=\"cannot start its workers\"",
+                        pending_->id);
+            abandon_pending();
+            return;
+        }
+}
+
+void Master::begin_stop(int signo)
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    int64_t longest = 0;
+    for (auto &g : gens_)
+        longest = std::max(longest, g->conf.core.shutdown_timeout_ms);
+    kill_at_ms_ = now_ms() + static_cast<uint64_t>(longest) + kill_grace_ms;
+    if (signo != 0) {
+        net::notify("STOPPING=1");
+        log::writef(log::Info, "", "event=stopping signal=%d workers=%zu", signo, workers_.size());
+    }
+    for (auto &[pid, w] : workers_)
+        kill(pid, SIGTERM);
+    // Once the workers closed their copies, new clients are refused rather
+    // than left waiting in a backlog nobody accepts from.
+    for (auto &[text, l] : bound_)
+        close(l.fd);
+    bound_.clear();
+}
+
+int Master::run()
+{
+    master_pid_ = getpid();
+    opt_.config_file = absolute(opt_.config_file);
+    config::Diagnostics diags;
+    auto first = load(diags);
+    if (first == nullptr) {
+        for (const auto &l : diags.lines())
+            std::cerr << "modpop3d: " << l << '\n';
+        std::cerr << "modpop3d: not started: fix the configuration (check with modpop3d -t -f "
+                  << opt_.config_file << ")\n";
+        return 1;
+    }
+    init_log(first->conf.core);
+    for (int fd : net::activated_sockets()) {
+        net::Listener l;
+        l.fd = fd;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
+        net::Endpoint e = net::endpoint_of(ss);
+        l.spec.address = e.ip;
+        l.spec.port = e.port;
+        l.spec.text = "systemd:" + (e.ip.find(':') != std::string::npos ? "[" + e.ip + "]" : e.ip) +
+                      ":" + std::to_string(e.port);
+        bound_[l.spec.text] = l;
+        systemd_ = true;
+    }
+    std::string why;
+    if (!bind(*first, why)) {
+        std::cerr << "modpop3d: " << why << '\n';
+        return 1;
+    }
+    if (opt_.detach) {
+        // Errors so far went to the terminal; from here on they are logged.
+        detached_ = detach();
+        master_pid_ = getpid();
+        init_log(first->conf.core);
+    }
+    if (!first->conf.core.pid_file.empty() && !pid_file_.create(first->conf.core.pid_file, why)) {
+        log::writef(log::Err, "", "event=not_started why=%s", log::quote(why).c_str());
+        if (!opt_.detach)
+            std::cerr << "modpop3d: " << why << '\n';
+        detach_done(detached_, false);
+        return 1;
+    }
+    try {
+        limits_ = std::make_unique<SharedLimits>();
+    } catch (const std::exception &e) {
+        log::writef(log::Err, "", "event=not_started why=%s", log::quote(e.what()).c_str());
+        detach_done(detached_, false);
+        return 1;
+    }
+    // Make the dummy hash once here, so that every worker inherits it and
+    // the first unknown user costs what a real verification costs.
+    auth::password_prepare();
+    if (first->modules->of_kind(MODPOP3D_KIND_AUTH).empty())
+        log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
+
+    sigset_t mask = master_signals();
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    epoll_event sev{};
+    sev.events = EPOLLIN;
+    sev.data.fd = signal_fd_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, signal_fd_, &sev);
+
+    first->id = next_gen_++;
+    first->active = true;
+    current_ = first.get();
+    gens_.push_back(std::move(first));
+    for (std::size_t i = 0; i < current_->positions.size() && !stopping_; ++i)
+        if (!spawn(*current_, i)) {
+            start_failed_ = true;
+            begin_stop(0);
+        }
+
+    epoll_event events[32];
+    while (!(stopping_ && workers_.empty())) {
+        int n = epoll_wait(epoll_, events, 32, next_timeout());
+        for (int i = 0; i < n; ++i) {
+            int fd = events[i].data.fd;
+            if (fd != signal_fd_) {
+                on_ready(fd);
+                continue;
+            }
+            signalfd_siginfo si;
+            while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+                int signo = static_cast<int>(si.ssi_signo);
+                if (signo == SIGCHLD)
+                    reap();
+                else if (signo == SIGHUP)
+                    reload();
+                else if (signo == SIGTERM || signo == SIGINT)
+                    begin_stop(signo);
+            }
+        }
+        reap(); // a SIGCHLD merged with one already read is not lost
+        restart_due();
+        if (stopping_ && kill_at_ms_ != 0 && now_ms() >= kill_at_ms_) {
+            for (auto &[pid, w] : workers_) {
+                log::writef(log::Warning, "", "event=worker_killed pid=%d why=drain_timeout", pid);
+                kill(pid, SIGKILL);
+            }
+            kill_at_ms_ = 0;
+        }
+    }
+    bool clean = !start_failed_;
+    detach_done(detached_, false); // only when it never served
+    pid_file_.remove();
+    current_ = pending_ = nullptr;
+    drop_finished_generations();
+    log::write(log::Info, "", "event=stopped");
+    return clean ? 0 : 1;
+}
+
+} // namespace
+
+int run_master(const MasterOptions &options)
+{
+    Master m(options);
+    return m.run();
+}
+
+} // namespace modpop3d::daemon

@@ -1,0 +1,93 @@
+// privileges.cpp - the privilege drop of worker and inetd processes (see
+// privileges.hpp).
+#include "daemon/privileges.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace modpop3d::daemon
+{
+
+namespace
+{
+
+struct Target {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// resolve - the uid and gid to become; false with `why` when refused.
+bool resolve(const config::CoreSettings &s, Target &t, bool &change, std::string &why)
+{
+    change = false;
+    if (getuid() != 0 && geteuid() != 0) {
+        if (!s.mail_user.empty()) {
+            passwd *pw = getpwnam(s.mail_user.c_str());
+            if (pw == nullptr || pw->pw_uid != getuid()) {
+                why = "mail-user '" + s.mail_user +
+                      "' differs from the user running modpop3d; start it as root to switch";
+                return false;
+            }
+        }
+        return true;
+    }
+    if (s.mail_user.empty()) {
+        why = "running as root needs 'mail-user' (the user owning the virtual mailboxes); "
+              "sessions never run as root";
+        return false;
+    }
+    passwd *pw = getpwnam(s.mail_user.c_str());
+    if (pw == nullptr) {
+        why = "mail-user '" + s.mail_user + "' does not exist";
+        return false;
+    }
+    if (pw->pw_uid == 0) {
+        why = "mail-user must not be root";
+        return false;
+    }
+    t.uid = pw->pw_uid;
+    t.gid = pw->pw_gid;
+    if (!s.mail_group.empty()) {
+        group *gr = getgrnam(s.mail_group.c_str());
+        if (gr == nullptr) {
+            why = "mail-group '" + s.mail_group + "' does not exist";
+            return false;
+        }
+        t.gid = gr->gr_gid;
+    }
+    change = true;
+    return true;
+}
+
+} // namespace
+
+bool check_privileges(const config::CoreSettings &s, std::string &why)
+{
+    Target t;
+    bool change = false;
+    return resolve(s, t, change, why);
+}
+
+bool drop_privileges(const config::CoreSettings &s, std::string &why)
+{
+    Target t;
+    bool change = false;
+    if (!resolve(s, t, change, why))
+        return false;
+    if (!change)
+        return true;
+    if (setgroups(1, &t.gid) != 0 || setgid(t.gid) != 0 || setuid(t.uid) != 0) {
+        why = std::string("cannot switch to mail-user: ") + std::strerror(errno);
+        return false;
+    }
+    if (setuid(0) == 0 || getuid() == 0 || geteuid() == 0) {
+        why = "could regain root after dropping privileges";
+        return false;
+    }
+    return true;
+}
+
+} // namespace modpop3d::daemon
