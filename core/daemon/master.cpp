@@ -8,6 +8,7 @@
 #include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
 #include "daemon/shared_limits.hpp"
+#include "daemon/tls_setup.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
@@ -93,6 +94,10 @@ struct Generation {
     std::unique_ptr<modload::Loader> loader;
     std::unique_ptr<modload::ModuleSet> modules;
     std::vector<net::Listener> listeners; // fds owned by Master::bound_
+    // One per listener (null: no TLS), made by the master as root so that
+    // every worker shares them: keys, session cache and ticket keys alike
+    // (a ticket from one worker resumes on another).
+    std::vector<std::shared_ptr<tls::Context>> tls;
     std::string listener_names;
     int64_t size = 0;      // workers wanted
     bool active = false;   // serving and supervised (restarted on exit)
@@ -209,11 +214,11 @@ void systemd_options(const config::CoreSettings &s, net::ListenSpec &spec)
 // sockets, when activated, replace the listen: keys for good.
 bool Master::bind(Generation &g, std::string &why)
 {
+    std::vector<std::string> fresh;
     if (systemd_) {
         for (auto &[text, l] : bound_)
             g.listeners.push_back(l);
     } else {
-        std::vector<std::string> fresh;
         for (const auto &spec : g.conf.core.listeners) {
             const std::string &text = spec.text;
             if (auto it = bound_.find(text); it != bound_.end()) {
@@ -239,6 +244,23 @@ bool Master::bind(Generation &g, std::string &why)
     if (systemd_)
         for (auto &l : g.listeners)
             systemd_options(g.conf.core, l.spec);
+    for (const auto &l : g.listeners) {
+        std::shared_ptr<tls::Context> ctx;
+        std::vector<std::string> warnings;
+        if (!build_tls_context(g.conf.core, l.spec, ctx, why, warnings)) {
+            // A TLS listener never starts without its certificate.
+            for (const auto &t : fresh) {
+                close(bound_[t].fd);
+                bound_.erase(t);
+            }
+            g.listeners.clear();
+            g.tls.clear();
+            return false;
+        }
+        for (const auto &w : warnings)
+            log::writef(log::Warning, "", "event=tls_warning why=%s", log::quote(w).c_str());
+        g.tls.push_back(std::move(ctx));
+    }
     for (const auto &l : g.listeners)
         g.listener_names += (g.listener_names.empty() ? "" : ",") + l.spec.text;
     return true;
@@ -348,12 +370,12 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
     role.limits = limits_.get();
     role.slot = slot;
     role.listeners = g.listeners;
+    role.tls = g.tls;
     role.ready = [ready_fd] {
         ssize_t ignored = write(ready_fd, "R", 1);
         (void)ignored;
         close(ready_fd);
     };
-    // TLS keys are read here, still as root; then root is gone for good.
     if (!server->become_worker(std::move(role), why) || !drop_privileges(g.conf.core, why)) {
         log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(why).c_str());
         _exit(worker_setup_failed);

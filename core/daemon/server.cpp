@@ -18,7 +18,6 @@
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "daemon/privileges.hpp"
-#include "daemon/tls_setup.hpp"
 #include "modload/host_services.hpp"
 #include "net/cidr.hpp"
 #include "net/proxy_protocol.hpp"
@@ -207,16 +206,10 @@ bool Server::become_worker(WorkerRole role, std::string &why)
     slot_ = role.slot;
     listeners_ = std::move(role.listeners);
     worker_ready_ = std::move(role.ready);
-    // The TLS contexts of TLS listeners, built before the worker drops root:
-    // keys are often readable by root only.
-    for (const auto &l : listeners_) {
-        std::shared_ptr<tls::Context> ctx;
-        std::vector<std::string> warnings;
-        if (!build_tls_context(settings_, l.spec, ctx, why, warnings))
-            return false;
-        for (const auto &w : warnings)
-            log::writef(log::Warning, "", "event=tls_warning why=%s", log::quote(w).c_str());
-        tls_contexts_.push_back(std::move(ctx));
+    tls_contexts_ = std::move(role.tls);
+    if (tls_contexts_.size() != listeners_.size()) {
+        why = "internal error: TLS contexts do not match the listeners";
+        return false;
     }
     return true;
 }

@@ -55,10 +55,11 @@ class Server
         SharedLimits *limits = nullptr;
         unsigned slot = 0;
         std::vector<net::Listener> listeners;
+        std::vector<std::shared_ptr<tls::Context>> tls; // per listener, built by the master
         std::function<void()> ready;
     };
-    // become_worker - take the role and build the TLS contexts of the
-    // listeners (while still root); false with `why` set.
+    // become_worker - take the role (listeners, their TLS contexts, the
+    // shared limit table); false with `why` set.
     bool become_worker(WorkerRole role, std::string &why);
     // run - serve until SIGTERM or SIGINT; returns the exit status.
     int run();

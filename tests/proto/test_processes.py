@@ -19,71 +19,7 @@ import pytest
 from conftest import DEFAULT_MODULES, SESSION_GID, SESSION_UID, _start_daemon, free_port
 from pop3wire import Conn, login_retrying, stuffed_body
 
-BOUND = 15.0  # seconds any wait in this file may take
-
-
-def children(pid):
-    """Pids whose parent is `pid` (from /proc/*/stat)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(entry))
-    return sorted(out)
-
-
-def ids(pid, key):
-    """(real, effective, saved, filesystem) uid or gid of a process."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return tuple(int(v) for v in line.split()[1:5])
-    raise AssertionError(f"no {key} in /proc/{pid}/status")
-
-
-def state(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    return stat[stat.rindex(")") + 2]
-
-
-def wait_for(what, predicate, timeout=BOUND):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
-def workers_of(d, count):
-    """The daemon's worker pids, once there are exactly `count`."""
-    return wait_for(f"{count} workers", lambda: (lambda c: c if len(c) == count else None)(
-        children(d.proc.pid)))
-
-
-@contextlib.contextmanager
-def only(running, all_workers):
-    """Stop every worker but `running` for the duration of the block."""
-    stopped = [p for p in all_workers if p != running]
-    try:
-        for p in stopped:
-            os.kill(p, signal.SIGSTOP)
-        for p in stopped:
-            wait_for(f"{p} stopped", lambda p=p: state(p) == "T")
-        yield
-    finally:
-        for p in stopped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGCONT)
+from procs import BOUND, children, ids, only, state, wait_for, workers_of  # noqa: F401
 
 
 def conn_on(d, worker, all_workers, port=None):

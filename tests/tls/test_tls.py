@@ -514,3 +514,42 @@ def test_proxy_header_then_implicit_tls(start_daemon, certs):
     c.close()
     line = d.wait_log("event=login")
     assert " rip=203.0.113.7 " in d.log_lines("login")[-1] and " tls=1 " in d.log_lines("login")[-1], line
+
+
+def test_sessions_resume_on_another_worker(start_daemon, certs):
+    """The master makes the TLS contexts, so every worker holds the same
+    ticket keys and session cache: a session from one worker resumes on
+    another, and on a worker started after it (a restart)."""
+    from procs import children, only, wait_for, workers_of
+    port = free_port()
+    d = start_daemon(core=tls_core(certs, workers="2"),
+                     extra=f"listen: 127.0.0.1:{port} tls=implicit\n")
+    a, b = workers_of(d, 2)
+    ctx = client_ctx()
+
+    def connect(session=None):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = ctx.wrap_socket(raw, session=session)
+        assert s.recv(100).startswith(b"+OK")  # TLS 1.3 tickets arrive with the data
+        return s
+
+    with only(a, [a, b]):
+        s = connect()
+        s.sendall(b"QUIT\r\n")
+        s.recv(100)
+        session = s.session
+        s.close()
+    with only(b, [a, b]):
+        s = connect(session)
+        assert s.session_reused, "worker b resumed worker a's session"
+        s.close()
+    os.kill(a, 9)
+    now = wait_for("a replacement worker",
+                   lambda: (lambda c: c if len(c) == 2 and a not in c else None)(
+                       children(d.proc.pid)))
+    new = [p for p in now if p != b][0]
+    d.wait_log(f"event=worker_serving pid={new} ")
+    with only(new, now):
+        s = connect(session)
+        assert s.session_reused, "a restarted worker has the same keys"
+        s.close()
