@@ -553,3 +553,28 @@ def test_sessions_resume_on_another_worker(start_daemon, certs):
         s = connect(session)
         assert s.session_reused, "a restarted worker has the same keys"
         s.close()
+
+
+def test_sighup_reloads_certificates_and_keeps_the_old_on_error(start_daemon, certs):
+    import signal
+    port = free_port()
+    d = start_daemon(core=tls_core(certs), extra=f"listen: 127.0.0.1:{port} tls=implicit\n")
+    assert b"localhost" in peer_cert(port, None)
+    other_crt, other_key = certs["other"]
+    text = d.conf.read_text()
+    main_crt, main_key = certs["main"]
+    d.conf.write_text(text.replace(str(main_crt), str(other_crt)).replace(str(main_key),
+                                                                           str(other_key)))
+    os.kill(d.proc.pid, signal.SIGHUP)
+    d.wait_log("event=reloaded generation=2")
+    deadline = time.monotonic() + 15
+    while b"other.example.net" not in peer_cert(port, None):  # old workers retire
+        assert time.monotonic() < deadline, "the new certificate is not served"
+        time.sleep(0.1)
+    # A broken certificate: the reload fails, naming the file; the running
+    # configuration (the new certificate) stays.
+    d.conf.write_text(d.conf.read_text().replace(str(other_crt), "/nonexistent/cert.pem"))
+    os.kill(d.proc.pid, signal.SIGHUP)
+    log = d.wait_log("event=reload_failed why=")
+    assert "/nonexistent/cert.pem" in log
+    assert b"other.example.net" in peer_cert(port, None)
