@@ -362,7 +362,9 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
     }
     pop3::ConnectionFacts facts;
     facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
-    facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+    // TLS: pass the connection's SSL* once the handshake is done (STLS: redo
+    // this for the facts given to tls_started) so SCRAM-SHA-256-PLUS is offered.
+    facts.sasl_mechanisms = sasl_.mechanisms(tls_channel_binding(nullptr));
     if (settings_.apop && chain_.can_serve_credentials()) {
         unsigned char rnd[12];
         modload::host_table()->random_bytes(rnd, sizeof rnd);
@@ -463,11 +465,29 @@ void Server::handle_action(Connection &c, pop3::Action action)
                 c.method = "APOP";
                 start_auth(c, true, std::move(a.user), std::move(a.digest), a.timestamp);
             } else if constexpr (std::is_same_v<T, pop3::SaslStep>) {
-                // No host-owned mechanism is offered yet (CRAM-MD5 and SCRAM
-                // come with TLS), so a step can only be a client error.
-                c.engine->auth_result(pop3::Outcome::auth_failed);
+                // CRAM-MD5 and SCRAM (sasl_exchange.hpp): challenges go back
+                // to the client; the end takes the same path as PASS.
+                c.method = SaslExchanges::method_name(a.mechanism);
+                // TLS: tls_channel_binding(the connection's SSL*, nullptr without TLS).
+                sasl_.step(*pool_, c.id, c.session, std::move(a), tls_channel_binding(nullptr),
+                           [this](uint64_t id, SaslExchanges::Event ev) {
+                               auto it = connections_.find(id);
+                               if (it == connections_.end())
+                                   return; // the client left during a lookup
+                               Connection &conn = *it->second;
+                               if (!ev.login.empty())
+                                   conn.login_name = ev.login;
+                               if (ev.kind == SaslExchanges::Event::Kind::challenge) {
+                                   conn.engine->sasl_challenge(ev.challenge);
+                                   pump(conn);
+                                   return;
+                               }
+                               conn.auth_pending = true;
+                               conn.auth_result = std::move(ev.answer.result);
+                               deliver_auth(conn, ev.answer.status);
+                           });
             } else if constexpr (std::is_same_v<T, pop3::SaslAbort>) {
-                // nothing to free: no host-owned SASL state exists
+                sasl_.abort(c.id);
             } else if constexpr (std::is_same_v<T, pop3::OpenMaildrop>) {
                 open_maildrop(c);
             } else if constexpr (std::is_same_v<T, pop3::Retrieve>) {
