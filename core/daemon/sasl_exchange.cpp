@@ -48,6 +48,29 @@ std::string client_ip(const modpop3d_session &s)
     return ip ? *ip : "";
 }
 
+// settles_at_end - lookup outcomes the exchange carries on with (and reports
+// after the client's proof, like a wrong password): found, unknown user,
+// refused account. Anything else (TEMP, INTERNAL) is answered at once.
+bool settles_at_end(int32_t status)
+{
+    return status == MODPOP3D_OK || status == MODPOP3D_E_NOUSER || status == MODPOP3D_E_PERM ||
+           status == MODPOP3D_E_BADPASS;
+}
+
+// guarded - run a mechanism call; an exception (no memory, getrandom or
+// OpenSSL failing) becomes nullopt, answered as a temporary failure.
+template <class F> std::optional<sasl::StepResult> guarded(F &&f) noexcept
+{
+    try {
+        return f();
+    } catch (const std::exception &e) {
+        log::writef(log::Err, "", "event=sasl_error why=%s", log::quote(e.what()).c_str());
+    } catch (...) {
+        log::write(log::Err, "", "event=sasl_error why=\"unknown exception\"");
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 sasl::ChannelBinding tls_channel_binding(ssl_st *ssl)
@@ -172,10 +195,12 @@ void SaslExchanges::step(ThreadPool &pool, uint64_t id,
         std::optional<std::string> initial;
         if (step.has_response)
             initial = std::move(step.response);
-        sasl::StepResult r = ex->mech->start(initial);
+        std::optional<sasl::StepResult> r = guarded([&] { return ex->mech->start(initial); });
         if (initial)
             wipe(*initial);
-        return handle(pool, id, ex, std::move(r), deliver);
+        if (!r)
+            return finish(pool, id, ex, MODPOP3D_E_TEMP, deliver);
+        return handle(pool, id, ex, std::move(*r), deliver);
     }
     auto it = active_.find(id);
     if (it == active_.end()) { // no exchange (a host bug): fail safely
@@ -192,9 +217,11 @@ void SaslExchanges::step(ThreadPool &pool, uint64_t id,
         wipe(step.response);
         return finish(pool, id, ex, ok ? MODPOP3D_OK : MODPOP3D_E_BADPASS, deliver);
     }
-    sasl::StepResult r = ex->mech->step(step.response);
+    std::optional<sasl::StepResult> r = guarded([&] { return ex->mech->step(step.response); });
     wipe(step.response);
-    handle(pool, id, ex, std::move(r), deliver);
+    if (!r)
+        return finish(pool, id, ex, MODPOP3D_E_TEMP, deliver);
+    handle(pool, id, ex, std::move(*r), deliver);
 }
 
 void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<Exchange> &ex,
@@ -237,19 +264,27 @@ void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<
         // the end of the exchange like any other.
         ex->login = login.substr(0, 64);
         ex->lookup_status = MODPOP3D_E_NOUSER;
-        return handle(pool, id, ex, ex->mech->credentials({false, {}}), deliver);
+        std::optional<sasl::StepResult> next = guarded([&] { return ex->mech->credentials({}); });
+        if (!next)
+            return finish(pool, id, ex, MODPOP3D_E_TEMP, deliver);
+        return handle(pool, id, ex, std::move(*next), deliver);
     }
     set_user_facts(*session, ex->login);
     session->set("method", method_name(ex->name));
     struct Job {
         AuthAnswer answer;
-        sasl::StepResult result;
+        std::optional<sasl::StepResult> result; // nullopt: not run, or it threw
     };
     auto job = std::make_shared<Job>();
     const std::vector<std::string> schemes = sasl::credential_schemes(ex->name);
     pool.submit(
         [this, ex, session, job, schemes] {
-            job->answer = chain_.lookup_credentials(*session, ex->login, schemes);
+            try {
+                job->answer = chain_.lookup_credentials(*session, ex->login, schemes);
+            } catch (...) { // no memory: try again later
+                job->answer.status = MODPOP3D_E_TEMP;
+                return;
+            }
             sasl::Credentials creds;
             if (job->answer.status == MODPOP3D_OK) {
                 creds.found = true;
@@ -260,17 +295,21 @@ void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<
                     job->answer.result.erase(pw);
                 }
             }
-            if (job->answer.status == MODPOP3D_E_TEMP)
+            if (!settles_at_end(job->answer.status)) {
+                wipe(creds.secret);
                 return; // answered at once, below
+            }
             // Computing a verifier from a {PLAIN} secret runs PBKDF2: here,
             // not on the event loop.
-            job->result = ex->mech->credentials(creds);
+            job->result = guarded([&] { return ex->mech->credentials(creds); });
             wipe(creds.secret);
         },
         [this, &pool, id, ex, job, deliver] {
             if (!current(id, ex))
-                return; // aborted, or the connection is gone
-            if (job->answer.status == MODPOP3D_E_TEMP)
+                return;                              // aborted, or the connection is gone
+            if (!settles_at_end(job->answer.status)) // TEMP, INTERNAL, ...
+                return finish(pool, id, ex, job->answer.status, deliver);
+            if (!job->result)
                 return finish(pool, id, ex, MODPOP3D_E_TEMP, deliver);
             if (job->answer.status == MODPOP3D_OK) {
                 ex->answer = std::move(job->answer);
@@ -282,15 +321,15 @@ void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<
                         ? job->answer.status
                         : MODPOP3D_E_BADPASS;
             }
-            if (job->result.kind == sasl::StepResult::Kind::failure &&
+            if (job->result->kind == sasl::StepResult::Kind::failure &&
                 ex->answer.status == MODPOP3D_OK &&
-                job->result.data.find("verifier") != std::string::npos) {
+                job->result->data.find("verifier") != std::string::npos) {
                 auto s = ex->session.lock();
                 log::writef(log::Err, ex->answer.instance,
                             "event=sasl_bad_secret mechanism=%s user=%s rip=%s", ex->name.c_str(),
                             log::quote(ex->login).c_str(), s ? client_ip(*s).c_str() : "");
             }
-            handle(pool, id, ex, std::move(job->result), deliver);
+            handle(pool, id, ex, std::move(*job->result), deliver);
         });
 }
 

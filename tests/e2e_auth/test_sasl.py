@@ -330,3 +330,17 @@ def test_poplib_cram_md5_and_scram(real_daemon, store):
         p.quit()
     finally:
         p.close()
+
+
+def test_unreadable_verifier_is_logged_and_refused(real_daemon, store, workdir):
+    # An iteration count below RFC 7677's 4096: the verifier is not used.
+    users = workdir / "users"
+    salt, stored, server = b64(b"0123456789abcdef"), b64(b"k" * 32), b64(b"s" * 32)
+    users.write_text(users.read_text() + f"weak:{{SCRAM-SHA-256}}100:{salt}:{stored}:{server}\n")
+    d = real_daemon(store, allow_err=True)
+    with Conn(d.host, d.port) as c:
+        first, _ = scram_first("weak")
+        assert c.cmd("AUTH SCRAM-SHA-256 " + b64(first)) == AUTH_FAILED
+    log = d.wait_log("event=sasl_bad_secret")
+    assert "mechanism=SCRAM-SHA-256 user=weak rip=127.0.0.1" in log
+    assert "event=auth_failed user=weak" in log
