@@ -147,7 +147,7 @@ class Daemon:
         return self.proc.returncode
 
 
-def _start_daemon(binary, module_dir, workdir, name, core, modules):
+def _start_daemon(binary, module_dir, workdir, name, core, modules, extra=""):
     port = free_port()
     settings = {
         "module-dir": module_dir,
@@ -160,6 +160,7 @@ def _start_daemon(binary, module_dir, workdir, name, core, modules):
     settings.update(core)
     conf = workdir / f"{name}.conf"
     text = "".join(f"{k}: {v}\n" for k, v in settings.items() if v is not None)
+    text += extra  # more global lines, e.g. further listen: keys
     text += modules.format(uid=SESSION_UID, gid=SESSION_GID)
     conf.write_text(text)
     log = workdir / f"{name}.log"
@@ -194,15 +195,16 @@ def _start_daemon(binary, module_dir, workdir, name, core, modules):
 
 @pytest.fixture
 def start_daemon(binary, test_module_dir, workdir):
-    """A factory: start_daemon(core={key: value}, modules=TEXT) runs a daemon
-    with these core keys (None drops a key) and module sections (formatted
-    with uid and gid). On teardown every daemon gets SIGTERM and must exit 0
+    """A factory: start_daemon(core={key: value}, modules=TEXT, extra=TEXT)
+    runs a daemon with these core keys (None drops a key), further global
+    lines and module sections (formatted with uid and gid). The first listen:
+    must serve plaintext (it is probed with QUIT). On teardown every daemon gets SIGTERM and must exit 0
     with no 'level=err' in its log."""
     daemons = []
 
-    def start(core=None, modules=DEFAULT_MODULES):
+    def start(core=None, modules=DEFAULT_MODULES, extra=""):
         d = _start_daemon(binary, test_module_dir, workdir, f"modpop3d-{len(daemons)}",
-                          core or {}, modules)
+                          core or {}, modules, extra)
         daemons.append(d)
         return d
 

@@ -2,6 +2,7 @@
 #include "cli/commands.hpp"
 
 #include "config/core_config.hpp"
+#include "daemon/tls_setup.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 
@@ -71,6 +72,17 @@ int check_configuration(const std::string &path, std::ostream &out, std::ostream
         print_diags(diags, err);
         err << "modpop3d: " << path << ": configuration has " << diags.size()
             << (diags.size() == 1 ? " error\n" : " errors\n");
+        return 1;
+    }
+    // Certificates and keys are loaded as the daemon would load them: a TLS
+    // listener that could not start is a broken configuration.
+    std::string why;
+    std::vector<std::string> warnings;
+    bool tls_ok = daemon::check_tls(conf.core, why, warnings);
+    for (const auto &w : warnings)
+        err << "modpop3d: warning: " << w << '\n';
+    if (!tls_ok) {
+        err << "modpop3d: " << path << ": " << why << '\n';
         return 1;
     }
     out << "modpop3d: " << path << ": configuration is valid (" << modules.all().size()

@@ -64,7 +64,26 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.apop = num("apop") != 0;
     c.implementation = str("implementation");
     c.plaintext_auth = str("plaintext-auth");
+    c.tls_certificate = str("tls-certificate");
+    c.tls_key = str("tls-key");
+    c.tls_chain = str("tls-chain");
+    c.tls_sni.clear();
+    if (e.section != nullptr)
+        for (const auto &entry : e.section->entries)
+            if (entry.key == "tls-sni")
+                c.tls_sni.push_back(entry.value);
+    c.tls_min_version = str("tls-min-version");
+    c.tls_ciphers = str("tls-ciphers");
+    c.tls_ciphersuites = str("tls-ciphersuites");
+    c.tls_session_tickets = num("tls-session-tickets") != 0;
+    c.tls_handshake_timeout_ms = num("tls-handshake-timeout");
     c.login_delay_ms = num("login-delay");
+    c.expire_days = -2;
+    if (const std::string ex = str("expire"); ex == "never")
+        c.expire_days = -1;
+    else if (!ex.empty() && ex.size() <= 5 &&
+             ex.find_first_not_of("0123456789") == std::string::npos)
+        c.expire_days = std::stoll(ex);
     c.auth_threads = num("auth-threads");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
@@ -72,11 +91,88 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.auth_cache_size = num("auth-cache-size");
 }
 
+// check_listeners - parse every listen: value with its options; a TLS
+// listener needs a certificate and key, its own or the global ones.
+void check_listeners(const Effective &e, CoreSettings &c, Diagnostics &diags)
+{
+    c.listeners.clear();
+    std::vector<std::pair<std::string, Location>> values;
+    if (e.section != nullptr)
+        for (const auto &entry : e.section->entries)
+            if (entry.key == "listen")
+                values.emplace_back(entry.value, entry.where);
+    if (values.empty())
+        values.emplace_back(c.listen.front(), e.location_of("listen"));
+    const bool have_cert = !c.tls_certificate.empty() && !c.tls_key.empty();
+    for (const auto &[value, where] : values) {
+        net::ListenSpec spec;
+        std::string why;
+        if (!net::parse_listen(value, spec, why)) {
+            diags.error(where, "listen: " + why);
+            continue;
+        }
+        auto &o = spec.options;
+        if (o.tls == net::TlsMode::unset)
+            o.tls = have_cert ? net::TlsMode::stls : net::TlsMode::none;
+        if (o.tls != net::TlsMode::none && o.certificate.empty() && !have_cert) {
+            diags.error(where, "listen: " + spec.text +
+                                   " uses TLS but has no certificate: set tls-certificate and "
+                                   "tls-key, or certificate= and key= on this listener");
+            continue;
+        }
+        if (o.tls == net::TlsMode::none && (!o.certificate.empty() || o.tls_legacy)) {
+            diags.error(where, "listen: " + spec.text +
+                                   " has TLS options but tls=none; drop them or choose tls=stls "
+                                   "or tls=implicit");
+            continue;
+        }
+        c.listeners.push_back(std::move(spec));
+    }
+}
+
+void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
+{
+    if (c.tls_certificate.empty() != c.tls_key.empty())
+        diags.error(e.location_of(c.tls_key.empty() ? "tls-certificate" : "tls-key"),
+                    "tls-certificate and tls-key go together");
+    if (!c.tls_chain.empty() && c.tls_certificate.empty())
+        diags.error(e.location_of("tls-chain"), "tls-chain needs tls-certificate and tls-key");
+    if (e.section != nullptr)
+        for (const auto &entry : e.section->entries) {
+            if (entry.key != "tls-sni")
+                continue;
+            std::size_t words = 0;
+            bool in_word = false;
+            for (char ch : entry.value) {
+                bool blank = ch == ' ' || ch == '\t';
+                words += !blank && !in_word;
+                in_word = !blank;
+            }
+            if (words < 3 || words > 4)
+                diags.error(entry.where,
+                            "tls-sni: expected HOSTNAME CERTIFICATE KEY [CHAIN], got '" +
+                                entry.value + "'");
+        }
+    std::string why;
+    if (const std::string *ex = e.get("expire");
+        ex != nullptr && !ex->empty() && c.expire_days == -2)
+        diags.error(e.location_of("expire"),
+                    "expire: '" + *ex + "' is not a number of days (0-99999) or 'never'");
+    const std::string *nets = e.get("plaintext-trusted-networks");
+    if (nets != nullptr && !net::parse_cidr_list(*nets, c.plaintext_networks, why))
+        diags.error(e.location_of("plaintext-trusted-networks"),
+                    "plaintext-trusted-networks: " + why);
+}
+
 bool finish(Configuration &out, Diagnostics &diags)
 {
     std::size_t before = diags.size();
     out.global = check_section(out.text.sections.front(), core_schema(), diags);
     read_settings(out.global, out.core);
+    if (diags.size() == before) {
+        check_tls_keys(out.global, out.core, diags);
+        check_listeners(out.global, out.core, diags);
+    }
     return diags.size() == before;
 }
 
@@ -87,8 +183,9 @@ const Schema &core_schema()
     using L = int64_t;
     static const Schema schema = {
         key("listen", MODPOP3D_CONF_STRING, "127.0.0.1:110",
-            "an address and port to accept POP3 on (ADDR:PORT, [V6ADDR]:PORT); repeat the key "
-            "for several listeners",
+            "an address and port to accept POP3 on (ADDR:PORT, [V6ADDR]:PORT), then options: "
+            "tls=none|stls|implicit certificate= key= chain= tls-legacy=yes plaintext-auth= "
+            "domain=; repeat the key for several listeners",
             0, 0, "", MODPOP3D_CONFF_MULTI),
         key("module-dir", MODPOP3D_CONF_PATH, default_module_dir(),
             "the directory modules are loaded from"),
@@ -128,12 +225,43 @@ const Schema &core_schema()
         key("implementation", MODPOP3D_CONF_STRING, "modpop3d",
             "the CAPA IMPLEMENTATION text shown after login (empty: not shown)"),
         key("plaintext-auth", MODPOP3D_CONF_ENUM, "tls-or-loopback",
-            "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed", 0, 0,
-            "tls-or-loopback|always"),
+            "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed: over TLS, or also from "
+            "loopback and plaintext-trusted-networks, or always (a listener may override it)",
+            0, 0, "tls-or-loopback|tls|always"),
+        key("plaintext-trusted-networks", MODPOP3D_CONF_STRING, "",
+            "address ranges (CIDR, blank- or comma-separated) where tls-or-loopback also allows "
+            "plaintext logins"),
+        key("tls-certificate", MODPOP3D_CONF_PATH, std::nullopt,
+            "PEM certificate for TLS listeners (read before privileges are dropped)"),
+        key("tls-key", MODPOP3D_CONF_PATH, std::nullopt, "PEM private key of tls-certificate"),
+        key("tls-chain", MODPOP3D_CONF_PATH, std::nullopt,
+            "PEM intermediate certificates sent after tls-certificate"),
+        key("tls-sni", MODPOP3D_CONF_STRING, "",
+            "HOSTNAME CERTIFICATE KEY [CHAIN]: another certificate chosen by SNI (HOSTNAME may "
+            "start with \"*.\"); repeat the key for several",
+            0, 0, "", MODPOP3D_CONFF_MULTI),
+        key("tls-min-version", MODPOP3D_CONF_ENUM, "1.2",
+            "the oldest TLS version accepted (a tls-legacy=yes listener accepts 1.0)", 0, 0,
+            "1.2|1.3"),
+        key("tls-ciphers", MODPOP3D_CONF_STRING,
+            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+            "OpenSSL cipher list for TLS 1.2 (forward-secret AEAD ciphers only by default)"),
+        key("tls-ciphersuites", MODPOP3D_CONF_STRING,
+            "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            "OpenSSL ciphersuites for TLS 1.3"),
+        key("tls-session-tickets", MODPOP3D_CONF_BOOL, "yes",
+            "resume TLS sessions with tickets (the keys live in memory only)"),
+        key("tls-handshake-timeout", MODPOP3D_CONF_DURATION, "10s",
+            "time allowed for a TLS handshake (implicit TLS or after STLS)", 1000, L{300} * 1000),
         key("login-delay", MODPOP3D_CONF_DURATION, "0",
             "minimum time between two logins of one user (RFC 2449 LOGIN-DELAY; 0: none); an "
             "auth module may set a per-user value",
             0, L{86400} * 1000),
+        key("expire", MODPOP3D_CONF_STRING, "",
+            "RFC 2449 EXPIRE: days a retrieved message may stay (0: deleted once retrieved, "
+            "at QUIT), or never; empty: not announced. An auth module may set a per-user value"),
         key("auth-threads", MODPOP3D_CONF_INT, "8",
             "threads running auth modules, so that a slow backend stalls only its own logins", 1,
             256),

@@ -5,6 +5,8 @@
 #include "config/diagnostics.hpp"
 #include "config/parser.hpp"
 #include "config/schema.hpp"
+#include "net/cidr.hpp"
+#include "net/listener.hpp"
 
 #include <cstdint>
 #include <string>
@@ -15,7 +17,8 @@ namespace modpop3d::config
 
 // The typed global settings. Durations are in milliseconds.
 struct CoreSettings {
-    std::vector<std::string> listen; // one entry per "listen:" line
+    std::vector<std::string> listen;        // one entry per "listen:" line
+    std::vector<net::ListenSpec> listeners; // the same, parsed and checked
     std::string module_dir;
     std::string log_target; // stderr | syslog
     std::string log_level;
@@ -35,8 +38,17 @@ struct CoreSettings {
     bool commit_on_early_close = false;
     bool apop = false;
     std::string implementation;
-    std::string plaintext_auth; // tls-or-loopback | always
+    std::string plaintext_auth;                // tls-or-loopback | tls | always
+    std::vector<net::Cidr> plaintext_networks; // plaintext-trusted-networks
+    // TLS (OpenSSL); listeners may override certificate, key and chain.
+    std::string tls_certificate, tls_key, tls_chain;
+    std::vector<std::string> tls_sni; // "HOSTNAME CERTIFICATE KEY [CHAIN]"
+    std::string tls_min_version;      // 1.2 | 1.3
+    std::string tls_ciphers, tls_ciphersuites;
+    bool tls_session_tickets = true;
+    int64_t tls_handshake_timeout_ms = 0;
     int64_t login_delay_ms = 0; // 0: no LOGIN-DELAY
+    int64_t expire_days = -2;   // EXPIRE: -2 not announced, -1 never, else days
     int64_t auth_threads = 8;
     int64_t auth_failure_delay_ms = 0;
     int64_t shutdown_timeout_ms = 0;

@@ -289,7 +289,8 @@ int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
     return MODPOP3D_OK;
 }
 
-std::string rewrite_login(const std::string &login, const config::CoreSettings &settings)
+std::string rewrite_login(const std::string &login, const config::CoreSettings &settings,
+                          const std::string &listener_domain)
 {
     if (login.empty() || login.size() > 255)
         return "";
@@ -306,6 +307,8 @@ std::string rewrite_login(const std::string &login, const config::CoreSettings &
     auto at = user.find('@');
     if (settings.strip_domain && at != std::string::npos)
         user.erase(at);
+    else if (!listener_domain.empty() && at == std::string::npos)
+        user += "@" + listener_domain;
     else if (!settings.append_domain.empty() && at == std::string::npos)
         user += "@" + settings.append_domain;
     return user;

@@ -124,7 +124,10 @@ class AuthChain
 // rewrite_login - apply lowercase-user, domain-separators, strip-domain and
 // append-domain (tpop3d's login rewriting). Returns "" for a name the server
 // refuses outright (empty, too long, control characters, white space).
-std::string rewrite_login(const std::string &login, const config::CoreSettings &settings);
+// `listener_domain` (the listener's domain= option), when not empty, takes
+// the place of append-domain.
+std::string rewrite_login(const std::string &login, const config::CoreSettings &settings,
+                          const std::string &listener_domain = {});
 
 // apop_digest - lower-case hex MD5 of timestamp followed by secret.
 std::string apop_digest(const std::string &timestamp, const std::string &secret);

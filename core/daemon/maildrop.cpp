@@ -73,7 +73,7 @@ int32_t Maildrop::open(const modload::ModuleSet &modules, modpop3d_session &sess
     return last;
 }
 
-int32_t Maildrop::list(std::vector<pop3::MessageInfo> &out)
+int32_t Maildrop::list(std::vector<pop3::MessageInfo> &out, int64_t expire_days, int64_t now)
 {
     uint32_t count = 0;
     int32_t rc = ops_->scan(mbox_, &count);
@@ -81,11 +81,27 @@ int32_t Maildrop::list(std::vector<pop3::MessageInfo> &out)
         return rc;
     out.clear();
     out.reserve(count);
+    visible_.clear();
+    visible_.reserve(count);
+    expired_.assign(count, 0);
+    module_count_ = count;
+    expire_retrieved_ = expire_days == 0;
+    expired_count_ = 0;
     for (uint32_t i = 0; i < count; ++i) {
         modpop3d_msg_info info{sizeof(modpop3d_msg_info), 0, 0, nullptr, 0};
         rc = ops_->info(mbox_, i, &info);
         if (rc != MODPOP3D_OK)
             return rc;
+        // The age counts from delivery: a message without a known delivery
+        // time expires only under EXPIRE 0.
+        const bool seen = (info.flags & MODPOP3D_MSG_SEEN) != 0;
+        if (expire_days >= 0 && seen &&
+            (expire_days == 0 ||
+             (info.received > 0 && now - info.received > expire_days * 86400))) {
+            expired_[i] = 1;
+            continue;
+        }
+        visible_.push_back(i);
         out.push_back(pop3::MessageInfo{info.size, info.uidl ? info.uidl : ""});
     }
     return MODPOP3D_OK;
@@ -93,13 +109,27 @@ int32_t Maildrop::list(std::vector<pop3::MessageInfo> &out)
 
 int32_t Maildrop::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink &sink)
 {
-    return ops_->retrieve(mbox_, index, offset, &sink);
+    if (index >= visible_.size())
+        return MODPOP3D_E_INVAL;
+    return ops_->retrieve(mbox_, visible_[index], offset, &sink);
 }
 
 int32_t Maildrop::commit(const std::vector<uint8_t> &deleted, const std::vector<uint8_t> &retrieved)
 {
-    modpop3d_commit changes{sizeof(modpop3d_commit), static_cast<uint32_t>(deleted.size()),
-                            deleted.data(), retrieved.data()};
+    // Back to the module's numbering, with the policy's deletions added.
+    std::vector<uint8_t> del(expired_), got(module_count_, 0);
+    expired_count_ = 0;
+    for (uint8_t e : expired_)
+        expired_count_ += e;
+    for (std::size_t i = 0; i < visible_.size(); ++i) {
+        const bool d = i < deleted.size() && deleted[i];
+        const bool r = i < retrieved.size() && retrieved[i];
+        got[visible_[i]] = r;
+        if (!d && r && expire_retrieved_)
+            ++expired_count_;
+        del[visible_[i]] = d || (r && expire_retrieved_);
+    }
+    modpop3d_commit changes{sizeof(modpop3d_commit), module_count_, del.data(), got.data()};
     return ops_->commit(mbox_, &changes);
 }
 

@@ -14,7 +14,6 @@
 
 #include <ctime>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
 #include <unistd.h>
 
 namespace modpop3d::daemon
@@ -73,32 +72,12 @@ template <class F> std::optional<sasl::StepResult> guarded(F &&f) noexcept
 
 } // namespace
 
-sasl::ChannelBinding tls_channel_binding(ssl_st *ssl)
+sasl::ChannelBinding channel_binding_of(const tls::Stream *tls)
 {
-    sasl::ChannelBinding cb;
-    if (ssl == nullptr || !SSL_is_init_finished(ssl))
-        return cb;
-    if (SSL_version(ssl) >= TLS1_3_VERSION) {
-        // RFC 9266 section 2.
-        static const char label[] = "EXPORTER-Channel-Binding";
-        unsigned char out[32];
-        if (SSL_export_keying_material(ssl, out, sizeof out, label, sizeof label - 1, nullptr, 0,
-                                       0) != 1)
-            return cb;
-        cb.type = "tls-exporter";
-        cb.data.assign(reinterpret_cast<const char *>(out), sizeof out);
-        return cb;
-    }
-    // RFC 5929 section 3.1: the first Finished message of the latest full
-    // handshake: the client's, or the server's on a resumed session.
-    unsigned char fin[EVP_MAX_MD_SIZE];
-    const std::size_t n = SSL_session_reused(ssl) ? SSL_get_finished(ssl, fin, sizeof fin)
-                                                  : SSL_get_peer_finished(ssl, fin, sizeof fin);
-    if (n == 0 || n > sizeof fin)
-        return cb;
-    cb.type = "tls-unique";
-    cb.data.assign(reinterpret_cast<const char *>(fin), n);
-    return cb;
+    if (tls == nullptr)
+        return {};
+    tls::ChannelBinding cb = tls->channel_binding();
+    return sasl::ChannelBinding{std::move(cb.type), std::move(cb.data)};
 }
 
 struct SaslExchanges::Exchange {
@@ -128,11 +107,11 @@ SaslExchanges::~SaslExchanges()
     OPENSSL_cleanse(mock_key_.data(), mock_key_.size());
 }
 
-std::vector<std::string> SaslExchanges::mechanisms(const sasl::ChannelBinding &binding) const
+std::vector<std::string> SaslExchanges::mechanisms(bool tls_active) const
 {
     std::vector<std::string> m;
     if (chain_.can_serve_credentials()) {
-        if (binding.available())
+        if (tls_active)
             m.emplace_back(sasl::scram_sha256_plus);
         m.emplace_back(sasl::scram_sha256);
         m.emplace_back(sasl::cram_md5);

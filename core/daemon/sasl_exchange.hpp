@@ -1,7 +1,8 @@
 // sasl_exchange.hpp - the daemon's side of host-owned SASL mechanisms
 // (CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-256-PLUS; core/sasl): one exchange
 // per connection, credential lookups through the auth chain on the thread
-// pool (never on the event loop), and the TLS channel-binding hook.
+// pool (never on the event loop), and the channel binding taken from the
+// connection's TLS stream.
 //
 // The server hands every pop3::SaslStep and SaslAbort of a connection to
 // SaslExchanges and gets Events back on the loop thread: a challenge to pass
@@ -19,6 +20,7 @@
 #include "daemon/thread_pool.hpp"
 #include "pop3/actions.hpp"
 #include "sasl/mechanism.hpp"
+#include "tls/stream.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -27,19 +29,14 @@
 #include <string>
 #include <vector>
 
-struct ssl_st; // OpenSSL's SSL
-
 namespace modpop3d::daemon
 {
 
-// tls_channel_binding - THE TLS HOOK: the channel binding of a connection's
-// TLS session, for SCRAM-SHA-256-PLUS. `ssl` is the connection's SSL object
-// after a finished handshake, or nullptr without TLS (then the result is
-// empty and -PLUS is neither offered nor accepted). TLS 1.3 gives
-// "tls-exporter" (RFC 9266: 32 bytes exported with the label
-// "EXPORTER-Channel-Binding" and no context); TLS 1.2 gives "tls-unique"
-// (RFC 5929: the first Finished message of the handshake).
-sasl::ChannelBinding tls_channel_binding(ssl_st *ssl);
+// channel_binding_of - the channel binding SCRAM-SHA-256-PLUS checks: the
+// connection's TLS stream after its handshake (tls-exporter on TLS 1.3,
+// tls-unique on TLS 1.2, see tls::Stream::channel_binding), or nullptr
+// without TLS (then empty, and -PLUS fails).
+sasl::ChannelBinding channel_binding_of(const tls::Stream *tls);
 
 class SaslExchanges
 {
@@ -50,11 +47,12 @@ class SaslExchanges
     SaslExchanges &operator=(const SaslExchanges &) = delete;
 
     // mechanisms - every SASL mechanism for a connection's CAPA and bare
-    // AUTH, in preference order: SCRAM-SHA-256-PLUS (only with a channel
-    // binding), SCRAM-SHA-256 and CRAM-MD5 (only when some auth instance can
-    // supply credentials), then PLAIN and LOGIN (the engine's own; it hides
-    // them itself where plaintext is not allowed).
-    std::vector<std::string> mechanisms(const sasl::ChannelBinding &binding) const;
+    // AUTH, in preference order: SCRAM-SHA-256-PLUS (only on TLS, whose
+    // channel binding exists before any command is read), SCRAM-SHA-256 and
+    // CRAM-MD5 (only when some auth instance can supply credentials), then
+    // PLAIN and LOGIN (the engine's own; it hides them itself where
+    // plaintext is not allowed).
+    std::vector<std::string> mechanisms(bool tls_active) const;
 
     struct Event {
         enum class Kind : uint8_t { challenge, done };

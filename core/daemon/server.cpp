@@ -4,6 +4,9 @@
 // DIAGNOSTICS (one key=value line each; never a password):
 //   event=ready listeners=...                      serving
 //   event=login user= rip= lip= tls= method= messages= octets=
+//   event=tls rip= version= cipher= resumed=           (debug)
+//   event=tls_failed rip= reason=                       handshake failed
+//   event=stls_injection rip=                           plaintext after STLS
 //   event=auth_failed user= rip= lip= method=     (fail2ban: rip=<HOST>)
 //   event=logout user= rip= reason= retrieved= retrieved_octets= deleted=
 //                deleted_octets= duration_ms=
@@ -13,14 +16,17 @@
 
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
+#include "daemon/tls_setup.hpp"
 #include "modload/host_services.hpp"
 #include "net/systemd.hpp"
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
+#include "tls/stream.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -68,6 +74,15 @@ sigset_t daemon_signals()
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     return mask;
+}
+
+// parse_days - an auth module's "expire" value (decimal, checked by
+// result_set); absurdly large values mean "never".
+int64_t parse_days(const std::string &text)
+{
+    int64_t days = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), days);
+    return ec == std::errc() && p == text.data() + text.size() && days <= 99999 ? days : -1;
 }
 
 const char *method_name(pop3::LoginMethod m)
@@ -121,6 +136,13 @@ struct Connection {
     std::shared_ptr<modpop3d_session> session = std::make_shared<modpop3d_session>();
     std::string out;
     std::size_t out_pos = 0;
+    net::ListenOptions listener;               // the options of the listener it came in on
+    std::shared_ptr<tls::Context> tls_context; // null: no TLS on that listener
+    std::unique_ptr<tls::Stream> tls;          // set once a handshake starts
+    bool handshaking = false;
+    bool stls_pending = false; // STLS answered: start the handshake once "+OK" is out
+    bool read_wants_write = false, write_wants_read = false; // OpenSSL's crossed waits
+    uint64_t handshake_deadline_ms = 0;
     Maildrop maildrop;
     std::map<std::string, std::string> auth_result;
     std::string login_name; // as rewritten, for logs
@@ -182,18 +204,34 @@ bool Server::open_listeners(std::string &why)
         net::Endpoint e = net::endpoint_of(ss);
         l.spec.address = e.ip;
         l.spec.port = e.port;
+        // The options of the configured listener on the same port apply
+        // (TLS, plaintext policy, domain).
+        for (const auto &spec : settings_.listeners)
+            if (spec.port == e.port)
+                l.spec.options = spec.options;
+        if (l.spec.options.tls == net::TlsMode::unset)
+            l.spec.options.tls =
+                settings_.tls_certificate.empty() ? net::TlsMode::none : net::TlsMode::stls;
         l.spec.text = "systemd:" + (e.ip.find(':') != std::string::npos ? "[" + e.ip + "]" : e.ip) +
                       ":" + std::to_string(e.port);
         listeners_.push_back(l);
     }
-    if (!listeners_.empty())
-        return true;
-    for (const auto &text : settings_.listen) {
-        net::ListenSpec spec;
-        net::Listener l;
-        if (!net::parse_listen(text, spec, why) || !net::open_listener(spec, l, why))
+    if (listeners_.empty()) {
+        for (const auto &spec : settings_.listeners) {
+            net::Listener l;
+            if (!net::open_listener(spec, l, why))
+                return false;
+            listeners_.push_back(l);
+        }
+    }
+    for (const auto &l : listeners_) {
+        std::shared_ptr<tls::Context> ctx;
+        std::vector<std::string> warnings;
+        if (!build_tls_context(settings_, l.spec, ctx, why, warnings))
             return false;
-        listeners_.push_back(l);
+        for (const auto &w : warnings)
+            log::writef(log::Warning, "", "event=tls_warning why=%s", log::quote(w).c_str());
+        tls_contexts_.push_back(std::move(ctx));
     }
     return true;
 }
@@ -222,7 +260,10 @@ int Server::run()
         fcntl(inetd_fd_, F_SETFL, fcntl(inetd_fd_, F_GETFL) | O_NONBLOCK);
         add(signal_fd_, signal_tag);
         add(pool_->event_fd(), pool_tag);
-        add_connection(inetd_fd_, net::endpoint_of(ss), "inetd");
+        net::ListenSpec inetd;
+        inetd.text = "inetd";
+        inetd.options.tls = net::TlsMode::none;
+        add_connection(inetd_fd_, net::endpoint_of(ss), inetd, nullptr);
         stopping_ = true; // accept nothing more; run until the session ends
         stop_deadline_ms_ = UINT64_MAX;
     }
@@ -277,13 +318,20 @@ int Server::run()
             } else if (tag & listener_tag) {
                 std::size_t idx = tag & ~listener_tag;
                 if (idx < listeners_.size())
-                    accept_on(listeners_[idx]);
+                    accept_on(idx);
             } else {
                 auto it = connections_.find(tag);
                 if (it != connections_.end())
                     on_io(*it->second, events[i].events);
             }
         }
+        // Input OpenSSL decrypted but the engine could not take yet: the
+        // socket will not announce it again.
+        std::vector<uint64_t> ready;
+        ready.swap(tls_ready_);
+        for (uint64_t id : ready)
+            if (auto it = connections_.find(id); it != connections_.end())
+                on_io(*it->second, EPOLLIN);
         if (now_ms() - last_tick >= 100) {
             last_tick = now_ms();
             tick();
@@ -301,8 +349,9 @@ int Server::run()
     return 0;
 }
 
-void Server::accept_on(const net::Listener &l)
+void Server::accept_on(std::size_t index)
 {
+    const net::Listener &l = listeners_[index];
     for (int i = 0; i < 64; ++i) {
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
@@ -325,16 +374,37 @@ void Server::accept_on(const net::Listener &l)
                         refuse);
             continue;
         }
-        add_connection(fd, peer, l.spec.text);
+        add_connection(fd, peer, l.spec, tls_contexts_[index]);
     }
 }
 
-void Server::add_connection(int fd, const net::Endpoint &peer, const std::string &listener)
+pop3::ConnectionFacts Server::facts_for(const Connection &c, bool tls_active) const
+{
+    pop3::ConnectionFacts facts;
+    facts.tls_active = tls_active;
+    facts.stls_available = !tls_active && c.listener.tls == net::TlsMode::stls && c.tls_context;
+    // Plaintext policy: the listener's own, else the global one.
+    const std::string &policy =
+        c.listener.plaintext_auth.empty() ? settings_.plaintext_auth : c.listener.plaintext_auth;
+    facts.plaintext_allowed =
+        tls_active || policy == "always" ||
+        (policy == "tls-or-loopback" &&
+         (c.peer.loopback || net::cidr_contains(settings_.plaintext_networks, c.peer.ip)));
+    // SCRAM-SHA-256-PLUS with TLS: commands are read only once the handshake
+    // is done, when the channel binding exists (sasl_exchange.hpp).
+    facts.sasl_mechanisms = sasl_.mechanisms(tls_active);
+    return facts;
+}
+
+void Server::add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
+                            std::shared_ptr<tls::Context> tls)
 {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->fd = fd;
     c->peer = peer;
+    c->listener = listener.options;
+    c->tls_context = std::move(tls);
     sockaddr_storage ls{};
     socklen_t llen = sizeof ls;
     getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
@@ -344,7 +414,7 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
     c->session->set("client_port", std::to_string(peer.port));
     c->session->set("local_ip", c->local.ip);
     c->session->set("local_port", std::to_string(c->local.port));
-    c->session->set("listener", listener);
+    c->session->set("listener", listener.text);
     c->session->set("tls", "0");
     c->session->set("session_id", std::to_string(c->id));
 
@@ -360,11 +430,15 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
         ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
         ec.capabilities.login_delay_per_user = true;
     }
-    pop3::ConnectionFacts facts;
-    facts.plaintext_allowed = settings_.plaintext_auth == "always" || peer.loopback;
-    // TLS: pass the connection's SSL* once the handshake is done (STLS: redo
-    // this for the facts given to tls_started) so SCRAM-SHA-256-PLUS is offered.
-    facts.sasl_mechanisms = sasl_.mechanisms(tls_channel_binding(nullptr));
+    if (settings_.expire_days >= -1) {
+        ec.capabilities.expire =
+            settings_.expire_days == -1
+                ? pop3::Expire{true, 0}
+                : pop3::Expire{false, static_cast<uint32_t>(settings_.expire_days)};
+        ec.capabilities.expire_per_user = true;
+    }
+    const bool implicit_tls = c->tls_context && c->listener.tls == net::TlsMode::implicit;
+    pop3::ConnectionFacts facts = facts_for(*c, implicit_tls);
     if (settings_.apop && chain_.can_serve_credentials()) {
         unsigned char rnd[12];
         modload::host_table()->random_bytes(rnd, sizeof rnd);
@@ -386,20 +460,104 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const std::string
     ev.events = 0;
     ev.data.u64 = ref.id;
     epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    if (implicit_tls) {
+        begin_tls(ref); // the greeting waits in `out` until the handshake is done
+        return;
+    }
     pump(ref);
+}
+
+void Server::begin_tls(Connection &c)
+{
+    c.tls = std::make_unique<tls::Stream>(c.tls_context->get(), c.fd);
+    if (!c.tls->valid()) {
+        log::writef(log::Err, "", "event=tls_failed rip=%s reason=\"cannot create a TLS session\"",
+                    c.peer.ip.c_str());
+        c.tls.reset();
+        c.close_reason = "tls_failed";
+        destroy(c);
+        return;
+    }
+    c.handshaking = true;
+    c.handshake_deadline_ms = now_ms() + static_cast<uint64_t>(settings_.tls_handshake_timeout_ms);
+    continue_handshake(c);
+}
+
+void Server::continue_handshake(Connection &c)
+{
+    tls::Io r = c.tls->handshake();
+    if (r == tls::Io::want_read || r == tls::Io::want_write) {
+        uint32_t want = r == tls::Io::want_read ? EPOLLIN : EPOLLOUT;
+        if (want != c.interest) {
+            epoll_event ev{};
+            ev.events = want;
+            ev.data.u64 = c.id;
+            epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+            c.interest = want;
+        }
+        return;
+    }
+    if (r != tls::Io::ok) {
+        log::writef(
+            log::Notice, "", "event=tls_failed rip=%s reason=%s", c.peer.ip.c_str(),
+            log::quote(r == tls::Io::closed ? "client closed the connection" : c.tls->error_text())
+                .c_str());
+        c.handshaking = false;
+        c.tls.reset(); // nothing more may go out, in plaintext or otherwise
+        c.out.clear();
+        c.out_pos = 0;
+        c.close_reason = "tls_failed";
+        c.engine->connection_lost();
+        c.hard_close = true;
+        destroy(c);
+        return;
+    }
+    c.handshaking = false;
+    c.session->set("tls", "1");
+    log::writef(log::Debug, "", "event=tls rip=%s version=%s cipher=%s resumed=%d",
+                c.peer.ip.c_str(), c.tls->version().c_str(), c.tls->cipher().c_str(),
+                c.tls->resumed() ? 1 : 0);
+    if (c.engine->state() == pop3::State::authorization && !c.engine->facts().tls_active) {
+        // After STLS: the engine forgets what came before and gets the
+        // connection's facts as they are now.
+        pop3::ConnectionFacts facts = facts_for(c, true);
+        facts.apop_available = c.engine->facts().apop_available;
+        c.engine->tls_started(std::move(facts));
+    }
+    pump(c);
 }
 
 void Server::on_io(Connection &c, uint32_t events)
 {
     uint64_t id = c.id;
+    if (c.handshaking) {
+        if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+            c.close_reason = "tls_failed";
+            destroy(c);
+            return;
+        }
+        continue_handshake(c);
+        return;
+    }
     if (events & (EPOLLERR | EPOLLHUP)) {
         if (!(events & EPOLLIN)) {
             c.engine->connection_lost();
             c.hard_close = true;
         }
     }
-    if ((events & EPOLLIN) && c.engine->wants_input() && !c.closing) {
-        char buf[read_chunk];
+    // OpenSSL may need the other direction to make progress.
+    if (c.tls && c.read_wants_write && (events & EPOLLOUT))
+        events |= EPOLLIN;
+    if ((events & EPOLLIN) && c.engine->wants_input() && !c.closing)
+        read_input(c);
+    if (connections_.count(id) != 0)
+        pump(c);
+}
+
+void Server::read_input(Connection &c)
+{
+    char buf[read_chunk];
+    if (!c.tls) {
         ssize_t n = recv(c.fd, buf, sizeof buf, 0);
         if (n > 0) {
             c.last_activity_ms = now_ms();
@@ -410,9 +568,34 @@ void Server::on_io(Connection &c, uint32_t events)
             c.engine->connection_lost();
             c.hard_close = true;
         }
+        return;
     }
-    if (connections_.count(id) != 0)
-        pump(c);
+    c.read_wants_write = false;
+    // A few records per event, so that one client cannot hold the loop.
+    for (int i = 0; i < 4 && c.engine->wants_input(); ++i) {
+        std::size_t got = 0;
+        tls::Io r = c.tls->read(buf, sizeof buf, got);
+        if (r == tls::Io::ok) {
+            c.last_activity_ms = now_ms();
+            c.engine->feed(std::string_view(buf, got));
+            if (!c.tls->buffered())
+                return;
+            continue;
+        }
+        if (r == tls::Io::want_read)
+            return;
+        if (r == tls::Io::want_write) {
+            c.read_wants_write = true;
+            return;
+        }
+        if (r == tls::Io::closed) {
+            c.engine->peer_closed();
+            return;
+        }
+        c.engine->connection_lost();
+        c.hard_close = true;
+        return;
+    }
 }
 
 void Server::pump(Connection &c)
@@ -449,6 +632,13 @@ void Server::pump(Connection &c)
         destroy(c);
         return;
     }
+    if (c.stls_pending && c.pending_out() == 0) {
+        c.stls_pending = false;
+        begin_tls(c);
+        return;
+    }
+    if (c.tls && !c.closing && !c.streaming && c.engine->wants_input() && c.tls->buffered())
+        tls_ready_.push_back(c.id);
     update_interest(c);
 }
 
@@ -468,8 +658,8 @@ void Server::handle_action(Connection &c, pop3::Action action)
                 // CRAM-MD5 and SCRAM (sasl_exchange.hpp): challenges go back
                 // to the client; the end takes the same path as PASS.
                 c.method = SaslExchanges::method_name(a.mechanism);
-                // TLS: tls_channel_binding(the connection's SSL*, nullptr without TLS).
-                sasl_.step(*pool_, c.id, c.session, std::move(a), tls_channel_binding(nullptr),
+                sasl_.step(*pool_, c.id, c.session, std::move(a),
+                           channel_binding_of(c.handshaking ? nullptr : c.tls.get()),
                            [this](uint64_t id, SaslExchanges::Event ev) {
                                auto it = connections_.find(id);
                                if (it == connections_.end())
@@ -495,7 +685,16 @@ void Server::handle_action(Connection &c, pop3::Action action)
                     Connection::Streaming{a, 0, false, pop3::MessageEncoder(a.top_lines)});
                 stream(c);
             } else if constexpr (std::is_same_v<T, pop3::StartTls>) {
-                c.engine->tls_failed(); // never offered: no TLS on this listener
+                if (!c.tls_context || c.tls || c.listener.tls != net::TlsMode::stls) {
+                    c.engine->tls_failed(); // not offered here: a bug if it happens
+                } else if (c.engine->plaintext_after_stls()) {
+                    // Commands pipelined after STLS (CVE-2011-0411 class):
+                    // the engine discarded them; drop the client too.
+                    log::writef(log::Warning, "", "event=stls_injection rip=%s", c.peer.ip.c_str());
+                    c.engine->tls_failed();
+                } else {
+                    c.stls_pending = true; // once "+OK Begin TLS" is sent
+                }
             } else if constexpr (std::is_same_v<T, pop3::Commit>) {
                 int32_t rc = c.maildrop.commit(a.deleted, a.retrieved);
                 if (rc != MODPOP3D_OK)
@@ -516,7 +715,7 @@ void Server::handle_action(Connection &c, pop3::Action action)
 void Server::start_auth(Connection &c, bool apop, std::string login, std::string secret,
                         std::string timestamp)
 {
-    std::string user = rewrite_login(login, settings_);
+    std::string user = rewrite_login(login, settings_, c.listener.domain);
     c.login_name = user.empty() ? login : user;
     c.auth_pending = true;
     if (user.empty()) {
@@ -639,8 +838,15 @@ void Server::open_maildrop(Connection &c)
              why);
         return;
     }
+    // EXPIRE (RFC 2449): the user's own value from the auth module, else
+    // the server's; enforced by the maildrop (expired mail is not listed
+    // and is deleted at UPDATE).
+    int64_t expire_days = settings_.expire_days;
+    if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
+        expire_days = e->second == "never" ? -1 : parse_days(e->second);
     std::vector<pop3::MessageInfo> messages;
-    rc = c.maildrop.list(messages);
+    rc = c.maildrop.list(messages, expire_days >= 0 ? expire_days : -1,
+                         static_cast<int64_t>(time(nullptr)));
     if (rc != MODPOP3D_OK) {
         fail(pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
              "cannot list " + c.maildrop.location());
@@ -665,6 +871,10 @@ void Server::open_maildrop(Connection &c)
     pop3::UserCapabilities user_caps;
     if (delay_ms > 0)
         user_caps.login_delay = static_cast<uint32_t>(delay_ms / 1000);
+    if (expire_days >= -1 && settings_.expire_days >= -1)
+        user_caps.expire = expire_days == -1
+                               ? pop3::Expire{true, 0}
+                               : pop3::Expire{false, static_cast<uint32_t>(expire_days)};
     if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
         c.maildrop.close();
         log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
@@ -681,10 +891,10 @@ void Server::open_maildrop(Connection &c)
         last_login_ms_[user] = c.login_ms;
     }
     log::writef(log::Info, "",
-                "event=login user=%s rip=%s lip=%s tls=0 method=%s messages=%zu octets=%llu "
+                "event=login user=%s rip=%s lip=%s tls=%d method=%s messages=%zu octets=%llu "
                 "mailbox=%s",
                 log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
-                c.method, count, static_cast<unsigned long long>(octets),
+                c.tls ? 1 : 0, c.method, count, static_cast<unsigned long long>(octets),
                 log::quote(c.maildrop.location()).c_str());
 }
 
@@ -749,15 +959,34 @@ void Server::stream(Connection &c)
 
 void Server::flush(Connection &c)
 {
+    if (c.handshaking)
+        return; // the greeting of an implicit-TLS connection waits for the handshake
+    c.write_wants_read = false;
     while (c.pending_out() > 0) {
-        ssize_t n = send(c.fd, c.out.data() + c.out_pos, c.pending_out(), MSG_NOSIGNAL);
-        if (n > 0) {
-            c.out_pos += static_cast<std::size_t>(n);
-            c.last_write_ms = now_ms();
-            continue;
+        if (c.tls) {
+            std::size_t put = 0;
+            tls::Io r = c.tls->write(c.out.data() + c.out_pos, c.pending_out(), put);
+            if (r == tls::Io::ok) {
+                c.out_pos += put;
+                c.last_write_ms = now_ms();
+                continue;
+            }
+            if (r == tls::Io::want_write)
+                break;
+            if (r == tls::Io::want_read) {
+                c.write_wants_read = true;
+                break;
+            }
+        } else {
+            ssize_t n = send(c.fd, c.out.data() + c.out_pos, c.pending_out(), MSG_NOSIGNAL);
+            if (n > 0) {
+                c.out_pos += static_cast<std::size_t>(n);
+                c.last_write_ms = now_ms();
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
         // The client is gone: nothing more can be sent.
         c.engine->connection_lost();
         c.hard_close = true;
@@ -784,6 +1013,10 @@ void Server::update_interest(Connection &c)
     uint32_t want = 0;
     if (!c.closing && c.engine->wants_input() && !c.streaming)
         want |= EPOLLIN;
+    if (c.write_wants_read)
+        want |= EPOLLIN;
+    if (c.read_wants_write)
+        want |= EPOLLOUT;
     // A paused message resumes when the socket is writable, even when all
     // that was encoded so far has already been sent.
     if (c.pending_out() > 0 || c.streaming)
@@ -804,11 +1037,11 @@ void Server::destroy(Connection &c)
         uint64_t duration = now_ms() - c.login_ms;
         log::writef(log::Info, "",
                     "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
-                    "deleted=%u deleted_octets=%llu duration_ms=%llu",
+                    "deleted=%u deleted_octets=%llu expired=%u duration_ms=%llu",
                     log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
                     s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
                     s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
-                    static_cast<unsigned long long>(duration));
+                    c.maildrop.expired(), static_cast<unsigned long long>(duration));
         modpop3d_event_info info{};
         info.struct_size = sizeof info;
         info.event = MODPOP3D_EV_LOGOUT;
@@ -823,6 +1056,9 @@ void Server::destroy(Connection &c)
         chain_.run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
     }
     c.maildrop.close(); // releases the lock; deletes nothing
+    if (c.tls && !c.handshaking && !c.hard_close)
+        c.tls->shutdown(); // close_notify, best effort
+    c.tls.reset();
     epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
     close(c.fd);
     if (--per_ip_[c.peer.limit_key] <= 0)
@@ -853,6 +1089,11 @@ void Server::tick()
         Connection &c = *cp;
         if (c.closing)
             continue;
+        if (c.handshaking) {
+            if (now > c.handshake_deadline_ms)
+                expired.push_back(id);
+            continue;
+        }
         if (c.pending_out() > 0 &&
             now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             stalled.push_back(id);
@@ -870,6 +1111,13 @@ void Server::tick()
         auto it = connections_.find(id);
         if (it == connections_.end())
             continue;
+        if (it->second->handshaking) {
+            log::writef(log::Notice, "", "event=tls_failed rip=%s reason=\"handshake timeout\"",
+                        it->second->peer.ip.c_str());
+            it->second->close_reason = "tls_timeout";
+            destroy(*it->second);
+            continue;
+        }
         it->second->engine->idle_timeout();
         pump(*it->second);
     }

@@ -18,6 +18,8 @@
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
 #include "pop3/actions.hpp"
+#include "pop3/capabilities.hpp"
+#include "tls/context.hpp"
 
 #include <cstdint>
 #include <map>
@@ -38,7 +40,9 @@ class Server
     Server(const Server &) = delete;
     Server &operator=(const Server &) = delete;
 
-    // open_listeners - bind every "listen:" address (before dropping root).
+    // open_listeners - bind every "listen:" address and build the TLS
+    // contexts of TLS listeners (before dropping root: keys are often
+    // readable by root only).
     bool open_listeners(std::string &why);
     // serve_inetd - serve the one connection on `fd` (inetd mode) instead of
     // listeners; run() then returns when it ends.
@@ -49,9 +53,14 @@ class Server
   private:
     friend struct Connection;
 
-    void accept_on(const net::Listener &l);
-    void add_connection(int fd, const net::Endpoint &peer, const std::string &listener);
+    void accept_on(std::size_t index);
+    void add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
+                        std::shared_ptr<tls::Context> tls);
+    pop3::ConnectionFacts facts_for(const Connection &c, bool tls_active) const;
     void on_io(Connection &c, uint32_t events);
+    void read_input(Connection &c);
+    void begin_tls(Connection &c);
+    void continue_handshake(Connection &c);
     void pump(Connection &c);
     void handle_action(Connection &c, pop3::Action action);
     void start_auth(Connection &c, bool apop, std::string login, std::string secret,
@@ -73,6 +82,8 @@ class Server
     SaslExchanges sasl_{chain_, settings_}; // CRAM-MD5, SCRAM (sasl_exchange.hpp)
     std::unique_ptr<ThreadPool> pool_;
     std::vector<net::Listener> listeners_;
+    std::vector<std::shared_ptr<tls::Context>> tls_contexts_; // per listener; null: no TLS
+    std::vector<uint64_t> tls_ready_; // connections with decrypted input OpenSSL holds
     int epoll_ = -1;
     int signal_fd_ = -1;
     uint64_t next_id_ = 1;

@@ -12,9 +12,90 @@
 namespace modpop3d::net
 {
 
-bool parse_listen(const std::string &text, ListenSpec &out, std::string &why)
+namespace
+{
+
+bool parse_option(const std::string &word, ListenOptions &o, std::string &why)
+{
+    auto eq = word.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size()) {
+        why = "'" + word + "' is not a listener option (NAME=VALUE)";
+        return false;
+    }
+    std::string name = word.substr(0, eq), value = word.substr(eq + 1);
+    if (name == "tls") {
+        if (value == "none")
+            o.tls = TlsMode::none;
+        else if (value == "stls")
+            o.tls = TlsMode::stls;
+        else if (value == "implicit")
+            o.tls = TlsMode::implicit;
+        else {
+            why = "tls=" + value + ": expected none, stls or implicit";
+            return false;
+        }
+    } else if (name == "certificate") {
+        o.certificate = value;
+    } else if (name == "key") {
+        o.key = value;
+    } else if (name == "chain") {
+        o.chain = value;
+    } else if (name == "tls-legacy") {
+        if (value != "yes" && value != "no") {
+            why = "tls-legacy=" + value + ": expected yes or no";
+            return false;
+        }
+        o.tls_legacy = value == "yes";
+    } else if (name == "plaintext-auth") {
+        if (value != "tls-or-loopback" && value != "tls" && value != "always") {
+            why = "plaintext-auth=" + value + ": expected tls-or-loopback, tls or always";
+            return false;
+        }
+        o.plaintext_auth = value;
+    } else if (name == "domain") {
+        if (value.find_first_of("@/ \t") != std::string::npos) {
+            why = "domain=" + value + ": not a domain name";
+            return false;
+        }
+        o.domain = value;
+    } else {
+        why = "unknown listener option '" + name +
+              "' (known: tls, certificate, key, chain, tls-legacy, plaintext-auth, domain)";
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+bool parse_listen(const std::string &value, ListenSpec &out, std::string &why)
 {
     out = ListenSpec{};
+    // The address comes first; options follow, separated by blanks.
+    std::vector<std::string> words;
+    for (std::size_t i = 0; i < value.size();) {
+        if (value[i] == ' ' || value[i] == '\t') {
+            ++i;
+            continue;
+        }
+        std::size_t end = value.find_first_of(" \t", i);
+        if (end == std::string::npos)
+            end = value.size();
+        words.push_back(value.substr(i, end - i));
+        i = end;
+    }
+    if (words.empty()) {
+        why = "empty listen value: ADDR:PORT, [V6ADDR]:PORT or *:PORT";
+        return false;
+    }
+    for (std::size_t i = 1; i < words.size(); ++i)
+        if (!parse_option(words[i], out.options, why))
+            return false;
+    if (out.options.key.empty() != out.options.certificate.empty()) {
+        why = "certificate= and key= go together";
+        return false;
+    }
+    const std::string text = words.front();
     out.text = text;
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon + 1 >= text.size()) {

@@ -1,11 +1,18 @@
 // listener.hpp - listening sockets from "listen:" values.
 //
 // A value is ADDR:PORT with ADDR an IPv4 address, a bracketed IPv6 address
-// ("[::1]:110") or "*" (all IPv6 and IPv4 addresses). Sockets are
-// non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are IPv6-only so
-// that "0.0.0.0:110" and "[::]:110" can be given together.
+// ("[::1]:110") or "*" (all IPv6 and IPv4 addresses), then optional
+// per-listener options as NAME=VALUE words:
+//   tls=none|stls|implicit     (default: stls when tls-certificate is set)
+//   certificate=PATH key=PATH chain=PATH   this listener's own certificate
+//   tls-legacy=yes             accept TLS 1.0/1.1 and security level 1 here
+//   plaintext-auth=tls-or-loopback|tls|always
+//   domain=DOMAIN              appended to login names without a domain
+// Sockets are non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are
+// IPv6-only so that "0.0.0.0:110" and "[::]:110" can be given together.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -13,10 +20,21 @@
 namespace modpop3d::net
 {
 
+enum class TlsMode : uint8_t { unset, none, stls, implicit };
+
+struct ListenOptions {
+    TlsMode tls = TlsMode::unset;
+    std::string certificate, key, chain; // empty: the global tls-* keys
+    bool tls_legacy = false;
+    std::string plaintext_auth; // empty: the global plaintext-auth
+    std::string domain;
+};
+
 struct ListenSpec {
     std::string address; // numeric, without brackets
     int port = 0;
-    std::string text; // as written
+    std::string text; // the address part as written
+    ListenOptions options;
 };
 
 // parse_listen - false with `why` set for a malformed value.

@@ -572,7 +572,10 @@ void Engine::cmd_stls()
     if (!facts_.stls_available)
         return reply::err(out_, "", "STLS is not available");
     reply::ok(out_, "Begin TLS negotiation");
-    // CVE-2011-0411: nothing sent in plaintext may survive into the TLS session.
+    // CVE-2011-0411: nothing sent in plaintext may survive into the TLS
+    // session. A client that pipelines after STLS is not one RFC 2595 knows:
+    // the host is told, so that it can drop the connection.
+    plaintext_after_stls_ = in_pos_ < in_.size();
     discard_input();
     have_user_ = false;
     pending_user_.clear();

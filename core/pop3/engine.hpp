@@ -184,6 +184,9 @@ class Engine
     std::optional<LoginMethod> login_method() const noexcept { return login_method_; }
     const Stats &stats() const noexcept { return stats_; }
     const ConnectionFacts &facts() const noexcept { return facts_; }
+    // plaintext_after_stls - bytes followed the STLS line in the client's
+    // input (and were discarded): an injection attempt or a broken client.
+    bool plaintext_after_stls() const noexcept { return plaintext_after_stls_; }
     // apop_timestamp - the timestamp the greeting carried ("" if none).
     const std::string &apop_timestamp() const noexcept { return apop_timestamp_; }
 
@@ -246,6 +249,7 @@ class Engine
 
     std::string in_;
     std::size_t in_pos_ = 0;
+    bool plaintext_after_stls_ = false;
     bool skipping_ = false; // discarding the rest of an overlong line
     bool eof_ = false;
     bool lost_ = false;

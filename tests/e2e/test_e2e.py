@@ -136,8 +136,9 @@ def store(workdir, stage):
 @pytest.fixture
 def e2e(start_daemon, staged_module_dir, store):
     """A factory: a daemon on the staged modules serving `store`."""
-    def start():
-        return start_daemon(core={"module-dir": staged_module_dir}, modules=store.modules())
+    def start(**core):
+        return start_daemon(core={"module-dir": staged_module_dir, **core},
+                            modules=store.modules())
     return start
 
 
@@ -300,3 +301,83 @@ def test_maildir_delivery_during_session_seen_next_time(e2e, store):
         assert reply == f"+OK Logged in, 2 messages ({total} octets)\r\n"
         assert c.multi("RETR 2").split(b"\r\n", 1)[1] == retr_body(MESSAGES[1])
         assert c.cmd("QUIT").startswith("+OK")
+
+
+# ---------------------------------------------------------------- EXPIRE (RFC 2449)
+
+def maildir_names(md):
+    return sorted(p.name.split(":")[0] for d in ("new", "cur") for p in (md / d).iterdir())
+
+
+def test_expire_0_deletes_what_was_retrieved_at_quit_only(e2e, store):
+    paths = [store.deliver("mdu", m) for m in MESSAGES[:3]]
+    md = paths[0].parent.parent
+    d = e2e(expire="0")
+    with Conn(d.host, d.port) as c:
+        assert b"\r\nEXPIRE 0 USER\r\n" in c.multi("CAPA")
+    # RETR, then drop without QUIT: nothing is deleted.
+    c, _ = login(d, "mdu")
+    assert c.multi("RETR 1").startswith(b"+OK")
+    c.close()
+    c, reply = login(d, "mdu")
+    with c:
+        assert reply.startswith("+OK Logged in, 3 messages")
+        assert b"\r\nEXPIRE 0\r\n" in c.multi("CAPA")
+        assert c.multi("RETR 2").startswith(b"+OK")
+        assert c.multi("TOP 3 0").startswith(b"+OK")  # TOP is not a download
+        assert c.cmd("QUIT").startswith("+OK")
+        assert c.closed()
+    assert maildir_names(md) == sorted(p.name for i, p in enumerate(paths) if i != 1)
+    d.wait_log("expired=1")
+    c, reply = login(d, "mdu")
+    with c:
+        assert reply.startswith("+OK Logged in, 2 messages")
+        c.cmd("QUIT")
+
+
+def test_expire_days_hides_and_deletes_old_seen_mail(e2e, store):
+    import time
+    md = store.maildir("mdu")
+    old_seen = md / "cur" / "1500000000.M1P1.e2e:2,S"         # seen, delivered in 2017
+    old_unseen = md / "new" / "1500000001.M2P1.e2e"          # never retrieved
+    now = int(time.time())
+    new_seen = md / "cur" / f"{now - 3600}.M3P1.e2e:2,S"     # seen an hour ago
+    for p in (old_seen, old_unseen, new_seen):
+        p.write_bytes(b"Subject: x\n\nbody\n")
+        os.chmod(p, 0o600)
+        own(p)
+    d = e2e(expire="30")
+    c, reply = login(d, "mdu")
+    with c:
+        assert reply.startswith("+OK Logged in, 2 messages"), reply
+        assert b"\r\nEXPIRE 30\r\n" in c.multi("CAPA")
+        c.close()  # dropped: the hidden message stays on disk
+    assert old_seen.exists()
+    c, reply = login(d, "mdu")
+    with c:
+        assert reply.startswith("+OK Logged in, 2 messages")
+        assert c.cmd("QUIT").startswith("+OK")
+        assert c.closed()
+    assert not old_seen.exists()
+    assert maildir_names(md) == sorted([old_unseen.name, new_seen.name.split(":")[0]])
+
+
+def test_expire_never_is_announced_and_deletes_nothing(e2e, store):
+    paths = [store.deliver("mdu", m) for m in MESSAGES[:2]]
+    d = e2e(expire="never")
+    c, _ = login(d, "mdu")
+    with c:
+        assert b"\r\nEXPIRE NEVER\r\n" in c.multi("CAPA")
+        assert c.multi("RETR 1").startswith(b"+OK")
+        assert c.cmd("QUIT").startswith("+OK")
+        assert c.closed()
+    assert maildir_names(paths[0].parent.parent) == sorted(p.name for p in paths)
+
+
+def test_expire_bad_value_is_a_config_error(binary, workdir):
+    from conftest import run
+    conf = workdir / "expire.conf"
+    conf.write_text("listen: 127.0.0.1:1\nexpire: soon\n")
+    r = run(binary, "-t", "-f", str(conf))
+    assert r.returncode == 1
+    assert f"{conf}:2: expire: 'soon' is not a number of days" in r.stderr, r.stderr

@@ -5,11 +5,9 @@ Python's hmac, failures that look alike, cancel, malformed input, CAPA, and
 the session after the login (STAT, RETR), also through poplib."""
 import base64
 import glob
-import hashlib
 import hmac
 import os
 import poplib
-import secrets
 import subprocess
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from conftest import SESSION_GID, SESSION_UID
 from e2ehelp import AUTH_FAILED, assert_no_secret, real_daemon  # noqa: F401 (fixture)
 from pop3wire import Conn, b64
+from saslclient import challenge, cram_login, scram_final, scram_first, scram_login
 
 SCRAM_PW = "Scr4m pencil"     # stored as a verifier made by modpop3d-passwd
 PLAIN_PW = "Pl4in-secret"     # stored as {PLAIN}
@@ -28,66 +27,6 @@ CANCELLED = "-ERR Authentication cancelled\r\n"
 BAD_BASE64 = "-ERR Invalid base64 data\r\n"
 UNSUPPORTED = "-ERR Unsupported authentication mechanism\r\n"
 SASL_FULL = "SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
-
-
-# ---------------------------------------------------------------- clients
-
-def scram_escape(name):
-    return name.replace("=", "=3D").replace(",", "=2C")
-
-
-def scram_first(user, nonce=None, gs2="n,,"):
-    """(client-first message, client-first-message-bare)."""
-    bare = f"n={scram_escape(user)},r={nonce or secrets.token_urlsafe(18)}"
-    return gs2 + bare, bare
-
-
-def scram_final(password, bare, server_first, gs2="n,,", cbind=b""):
-    """(client-final message, expected server-final) per RFC 5802 section 3."""
-    attrs = dict(a.split("=", 1) for a in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
-                                 int(attrs["i"]))
-    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    without_proof = "c=" + b64(gs2.encode() + cbind) + ",r=" + attrs["r"]
-    auth_message = f"{bare},{server_first},{without_proof}".encode()
-    signature = hmac.new(stored_key, auth_message, "sha256").digest()
-    proof = bytes(a ^ b for a, b in zip(client_key, signature))
-    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-    expect = "v=" + b64(hmac.new(server_key, auth_message, "sha256").digest())
-    return without_proof + ",p=" + b64(proof), expect
-
-
-def challenge(reply):
-    """The decoded data of a '+ base64' continuation line."""
-    assert reply.startswith("+ ") and reply.endswith("\r\n"), reply
-    return base64.b64decode(reply[2:-2], validate=True).decode()
-
-
-def scram_login(conn, user, password, initial=True, gs2="n,,"):
-    """A whole SCRAM-SHA-256 exchange; returns the reply to the last line.
-    The server's signature is checked whenever the server sends one."""
-    first, bare = scram_first(user, gs2=gs2)
-    if initial:
-        server_first = challenge(conn.cmd("AUTH SCRAM-SHA-256 " + b64(first)))
-    else:
-        assert conn.cmd("AUTH SCRAM-SHA-256") == "+ \r\n"
-        server_first = challenge(conn.cmd(b64(first)))
-    assert server_first.startswith("r=" + bare.split(",r=")[1]), server_first
-    final, expect = scram_final(password, bare, server_first, gs2=gs2)
-    reply = conn.cmd(b64(final))
-    if not reply.startswith("+ "):
-        return reply
-    assert challenge(reply) == expect  # the server knows the password too
-    return conn.cmd("")
-
-
-def cram_login(conn, user, password, initial_empty=False):
-    reply = conn.cmd("AUTH CRAM-MD5 =" if initial_empty else "AUTH CRAM-MD5")
-    chal = challenge(reply)
-    assert chal.startswith("<") and chal.endswith(">") and "@" in chal, chal
-    digest = hmac.new(password.encode(), chal.encode(), "md5").hexdigest()
-    return conn.cmd(b64(f"{user} {digest}"))
 
 
 # ---------------------------------------------------------------- the store

@@ -1,46 +1,18 @@
 """Host-owned SASL (CRAM-MD5, SCRAM-SHA-256) against the test auth module:
 a backend that is down, a slow backend that must not stall other clients,
 the failure delay, and the maildrop opened after the exchange."""
-import base64
-import hashlib
 import hmac
 import time
 
 from pop3wire import Conn, b64, message_size
+from saslclient import challenge as decoded
+from saslclient import cram_login as cram
+from saslclient import scram_login as scram
 
 TOTAL = message_size(1) + message_size(2) + message_size(3, last=True)
 LOGGED_IN = f"+OK Logged in, 3 messages ({TOTAL} octets)\r\n"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed\r\n"
 TEMP_FAILED = "-ERR [SYS/TEMP] Authentication is temporarily unavailable, try again later\r\n"
-
-
-def decoded(reply):
-    assert reply.startswith("+ ") and reply.endswith("\r\n"), reply
-    return base64.b64decode(reply[2:-2], validate=True).decode()
-
-
-def cram(conn, user, password):
-    chal = decoded(conn.cmd("AUTH CRAM-MD5"))
-    return conn.cmd(b64(f"{user} " + hmac.new(password.encode(), chal.encode(), "md5").hexdigest()))
-
-
-def scram(conn, user, password):
-    bare = f"n={user},r=Cl1entNonce"
-    server_first = decoded(conn.cmd("AUTH SCRAM-SHA-256 " + b64("n,," + bare)))
-    attrs = dict(a.split("=", 1) for a in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
-                                 int(attrs["i"]))
-    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    without_proof = "c=biws,r=" + attrs["r"]
-    auth_message = f"{bare},{server_first},{without_proof}".encode()
-    sig = hmac.new(hashlib.sha256(client_key).digest(), auth_message, "sha256").digest()
-    proof = bytes(a ^ b for a, b in zip(client_key, sig))
-    reply = conn.cmd(b64(without_proof + ",p=" + b64(proof)))
-    if not reply.startswith("+ "):
-        return reply
-    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-    assert decoded(reply) == "v=" + b64(hmac.new(server_key, auth_message, "sha256").digest())
-    return conn.cmd("")
 
 
 def test_cram_and_scram_with_the_test_module(daemon):

@@ -35,6 +35,7 @@ TEST(Stls, InjectedCommandsAfterStlsAreNeverAnswered)
     ASSERT_EQ(host.pending.size(), 1u);
     EXPECT_TRUE(std::holds_alternative<StartTls>(host.pending.front()));
     EXPECT_FALSE(host.engine.wants_input()) << "the host must not read during the handshake";
+    EXPECT_TRUE(host.engine.plaintext_after_stls()) << "the host is told, to drop the client";
     host.send("NOOP\r\nQUIT\r\n"); // plaintext sent before the handshake ends
     host.pending.clear();
     EXPECT_TRUE(host.engine.tls_started(after_tls()));
@@ -64,6 +65,7 @@ TEST(Stls, UserGivenBeforeTlsIsForgotten)
     FakeHost host(EngineConfig{}, f);
     host.send("USER mallory\r\n");
     EXPECT_EQ(host.send("STLS\r\n"), begin_tls);
+    EXPECT_FALSE(host.engine.plaintext_after_stls()) << "nothing followed STLS";
     EXPECT_EQ(host.send("PASS secret\r\n"), "-ERR Send USER first\r\n");
 }
 
