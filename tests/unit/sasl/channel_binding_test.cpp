@@ -7,8 +7,10 @@
 #include "daemon/sasl_exchange.hpp"
 #include "tls/stream.hpp"
 
+#include <cstddef>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <memory>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -32,7 +34,7 @@ struct Pair {
 
     explicit Pair(int version)
     {
-        key = EVP_EC_gen("P-256");
+        key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048));
         cert = X509_new();
         X509_set_version(cert, 2);
         ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
