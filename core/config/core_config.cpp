@@ -126,6 +126,12 @@ void check_listeners(const Effective &e, CoreSettings &c, Diagnostics &diags)
                                    "or tls=implicit");
             continue;
         }
+        if (o.proxy && c.proxy_networks.empty()) {
+            diags.error(where, "listen: " + spec.text +
+                                   " has proxy=yes but proxy-trusted-networks is empty: list "
+                                   "the addresses of the proxies");
+            continue;
+        }
         c.listeners.push_back(std::move(spec));
     }
 }
@@ -158,6 +164,9 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
         ex != nullptr && !ex->empty() && c.expire_days == -2)
         diags.error(e.location_of("expire"),
                     "expire: '" + *ex + "' is not a number of days (0-99999) or 'never'");
+    if (const std::string *p = e.get("proxy-trusted-networks");
+        p != nullptr && !net::parse_cidr_list(*p, c.proxy_networks, why))
+        diags.error(e.location_of("proxy-trusted-networks"), "proxy-trusted-networks: " + why);
     const std::string *nets = e.get("plaintext-trusted-networks");
     if (nets != nullptr && !net::parse_cidr_list(*nets, c.plaintext_networks, why))
         diags.error(e.location_of("plaintext-trusted-networks"),
@@ -185,7 +194,7 @@ const Schema &core_schema()
         key("listen", MODPOP3D_CONF_STRING, "127.0.0.1:110",
             "an address and port to accept POP3 on (ADDR:PORT, [V6ADDR]:PORT), then options: "
             "tls=none|stls|implicit certificate= key= chain= tls-legacy=yes plaintext-auth= "
-            "domain=; repeat the key for several listeners",
+            "domain= proxy=yes; repeat the key for several listeners",
             0, 0, "", MODPOP3D_CONFF_MULTI),
         key("module-dir", MODPOP3D_CONF_PATH, default_module_dir(),
             "the directory modules are loaded from"),
@@ -231,6 +240,9 @@ const Schema &core_schema()
         key("plaintext-trusted-networks", MODPOP3D_CONF_STRING, "",
             "address ranges (CIDR, blank- or comma-separated) where tls-or-loopback also allows "
             "plaintext logins"),
+        key("proxy-trusted-networks", MODPOP3D_CONF_STRING, "",
+            "address ranges (CIDR) of the load balancers allowed to send PROXY headers to "
+            "proxy=yes listeners"),
         key("tls-certificate", MODPOP3D_CONF_PATH, std::nullopt,
             "PEM certificate for TLS listeners (read before privileges are dropped)"),
         key("tls-key", MODPOP3D_CONF_PATH, std::nullopt, "PEM private key of tls-certificate"),

@@ -40,6 +40,7 @@ struct CoreSettings {
     std::string implementation;
     std::string plaintext_auth;                // tls-or-loopback | tls | always
     std::vector<net::Cidr> plaintext_networks; // plaintext-trusted-networks
+    std::vector<net::Cidr> proxy_networks;     // proxy-trusted-networks
     // TLS (OpenSSL); listeners may override certificate, key and chain.
     std::string tls_certificate, tls_key, tls_chain;
     std::vector<std::string> tls_sni; // "HOSTNAME CERTIFICATE KEY [CHAIN]"

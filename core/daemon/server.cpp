@@ -8,8 +8,8 @@
 //   event=tls_failed rip= reason=                       handshake failed
 //   event=stls_injection rip=                           plaintext after STLS
 //   event=auth_failed user= rip= lip= method=     (fail2ban: rip=<HOST>)
-//   event=logout user= rip= reason= retrieved= retrieved_octets= deleted=
-//                deleted_octets= duration_ms=
+//   event=logout user= rip= lip= tls= method= reason= retrieved=
+//                retrieved_octets= deleted= deleted_octets= expired= duration_ms=
 //   event=refused rip= reason=limit_total|limit_ip
 //   event=maildrop_error user= why=
 #include "daemon/server.hpp"
@@ -18,6 +18,8 @@
 #include "daemon/maildrop.hpp"
 #include "daemon/tls_setup.hpp"
 #include "modload/host_services.hpp"
+#include "net/cidr.hpp"
+#include "net/proxy_protocol.hpp"
 #include "net/systemd.hpp"
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
@@ -140,7 +142,9 @@ struct Connection {
     std::shared_ptr<tls::Context> tls_context; // null: no TLS on that listener
     std::unique_ptr<tls::Stream> tls;          // set once a handshake starts
     bool handshaking = false;
-    bool stls_pending = false; // STLS answered: start the handshake once "+OK" is out
+    bool proxy_pending = false; // waiting for the PROXY header (proxy=yes listeners)
+    std::string proxy_buf;      // the header's bytes consumed so far
+    bool stls_pending = false;  // STLS answered: start the handshake once "+OK" is out
     bool read_wants_write = false, write_wants_read = false; // OpenSSL's crossed waits
     uint64_t handshake_deadline_ms = 0;
     Maildrop maildrop;
@@ -361,6 +365,13 @@ void Server::accept_on(std::size_t index)
             return;
         net::Endpoint peer = net::endpoint_of(ss);
         const char *refuse = nullptr;
+        if (l.spec.options.proxy && !net::cidr_contains(settings_.proxy_networks, peer.ip)) {
+            // Only the configured balancers may speak for other clients.
+            close(fd);
+            log::writef(log::Warning, "", "event=refused rip=%s reason=untrusted_proxy",
+                        peer.ip.c_str());
+            continue;
+        }
         if (static_cast<int64_t>(connections_.size()) >= settings_.max_connections)
             refuse = "limit_total";
         else if (per_ip_[peer.limit_key] >= settings_.max_connections_per_ip)
@@ -410,13 +421,98 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
     getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
     c->local = net::endpoint_of(ls);
     c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
-    c->session->set("client_ip", peer.ip);
-    c->session->set("client_port", std::to_string(peer.port));
-    c->session->set("local_ip", c->local.ip);
-    c->session->set("local_port", std::to_string(c->local.port));
     c->session->set("listener", listener.text);
     c->session->set("tls", "0");
     c->session->set("session_id", std::to_string(c->id));
+    per_ip_[peer.limit_key]++;
+    Connection &ref = *c;
+    connections_[c->id] = std::move(c);
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.u64 = ref.id;
+    if (ref.listener.proxy) {
+        // The balancer's header comes first; the session starts after it,
+        // with the client's address from it.
+        ref.proxy_pending = true;
+        ev.events = EPOLLIN;
+        ref.interest = EPOLLIN;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        return;
+    }
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    start_session(ref);
+}
+
+void Server::read_proxy_header(Connection &c)
+{
+    // Peek, so that nothing after the header (a TLS ClientHello, say) is
+    // taken from the socket; what is consumed is always header bytes.
+    char buf[net::proxy_max_header];
+    const std::size_t room = net::proxy_max_header - c.proxy_buf.size();
+    ssize_t n = recv(c.fd, buf, room, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    auto refuse = [&](const std::string &why) {
+        log::writef(log::Warning, "", "event=proxy_failed rip=%s why=%s", c.peer.ip.c_str(),
+                    log::quote(why).c_str());
+        c.close_reason = "proxy_failed";
+        destroy(c);
+    };
+    if (n <= 0) {
+        refuse(n == 0 ? "closed before the PROXY header" : std::strerror(errno));
+        return;
+    }
+    const std::string seen = c.proxy_buf + std::string(buf, static_cast<std::size_t>(n));
+    net::ProxyHeader h;
+    net::ProxyStatus st = net::parse_proxy_header(seen, h);
+    if (st == net::ProxyStatus::error ||
+        (st == net::ProxyStatus::need_more && seen.size() >= net::proxy_max_header)) {
+        refuse(st == net::ProxyStatus::error ? h.error : "PROXY header too long");
+        return;
+    }
+    // Consume: all of it when it is still a prefix of the header, else
+    // exactly the header's remaining bytes.
+    std::size_t take = st == net::ProxyStatus::need_more ? static_cast<std::size_t>(n)
+                                                         : h.length - c.proxy_buf.size();
+    ssize_t got = recv(c.fd, buf, take, 0);
+    if (got != static_cast<ssize_t>(take)) {
+        refuse("short read of the PROXY header");
+        return;
+    }
+    if (st == net::ProxyStatus::need_more) {
+        c.proxy_buf = seen;
+        return;
+    }
+    c.proxy_pending = false;
+    c.proxy_buf.clear();
+    if (!h.local) {
+        net::Endpoint client = net::endpoint_of_text(h.source_ip, h.source_port);
+        if (client.limit_key != c.peer.limit_key) {
+            // Limits count the client, not the balancer.
+            if (--per_ip_[c.peer.limit_key] <= 0)
+                per_ip_.erase(c.peer.limit_key);
+            c.peer = client; // destroy() now releases the client's count
+            if (per_ip_[c.peer.limit_key]++ >= settings_.max_connections_per_ip) {
+                log::writef(log::Warning, "", "event=refused rip=%s reason=limit_ip",
+                            c.peer.ip.c_str());
+                c.close_reason = "limit_ip";
+                destroy(c);
+                return;
+            }
+        }
+        c.peer = client;
+        c.local = net::endpoint_of_text(h.dest_ip, h.dest_port);
+    }
+    start_session(c);
+}
+
+void Server::start_session(Connection &c_ref)
+{
+    Connection *c = &c_ref;
+    c->session->set("client_ip", c->peer.ip);
+    c->session->set("client_port", std::to_string(c->peer.port));
+    c->session->set("local_ip", c->local.ip);
+    c->session->set("local_port", std::to_string(c->local.port));
 
     pop3::EngineConfig ec;
     ec.greeting = "modpop3d ready";
@@ -453,18 +549,11 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
         facts.apop_timestamp = ts;
     }
     c->engine = std::make_unique<pop3::Engine>(ec, facts);
-    per_ip_[peer.limit_key]++;
-    Connection &ref = *c;
-    connections_[c->id] = std::move(c);
-    epoll_event ev{};
-    ev.events = 0;
-    ev.data.u64 = ref.id;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     if (implicit_tls) {
-        begin_tls(ref); // the greeting waits in `out` until the handshake is done
+        begin_tls(*c); // the greeting waits in `out` until the handshake is done
         return;
     }
-    pump(ref);
+    pump(*c);
 }
 
 void Server::begin_tls(Connection &c)
@@ -530,6 +619,10 @@ void Server::continue_handshake(Connection &c)
 void Server::on_io(Connection &c, uint32_t events)
 {
     uint64_t id = c.id;
+    if (c.proxy_pending) {
+        read_proxy_header(c);
+        return;
+    }
     if (c.handshaking) {
         if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
             c.close_reason = "tls_failed";
@@ -1036,12 +1129,14 @@ void Server::destroy(Connection &c)
         const pop3::Stats &s = c.engine->stats();
         uint64_t duration = now_ms() - c.login_ms;
         log::writef(log::Info, "",
-                    "event=logout user=%s rip=%s reason=%s retrieved=%u retrieved_octets=%llu "
-                    "deleted=%u deleted_octets=%llu expired=%u duration_ms=%llu",
-                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.close_reason,
-                    s.retrieved_messages, static_cast<unsigned long long>(s.retrieved_octets),
-                    s.deleted_messages, static_cast<unsigned long long>(s.deleted_octets),
-                    c.maildrop.expired(), static_cast<unsigned long long>(duration));
+                    "event=logout user=%s rip=%s lip=%s tls=%d method=%s reason=%s retrieved=%u "
+                    "retrieved_octets=%llu deleted=%u deleted_octets=%llu expired=%u "
+                    "duration_ms=%llu",
+                    log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
+                    c.tls ? 1 : 0, c.method, c.close_reason, s.retrieved_messages,
+                    static_cast<unsigned long long>(s.retrieved_octets), s.deleted_messages,
+                    static_cast<unsigned long long>(s.deleted_octets), c.maildrop.expired(),
+                    static_cast<unsigned long long>(duration));
         modpop3d_event_info info{};
         info.struct_size = sizeof info;
         info.event = MODPOP3D_EV_LOGOUT;
@@ -1094,6 +1189,11 @@ void Server::tick()
                 expired.push_back(id);
             continue;
         }
+        if (c.proxy_pending) {
+            if (now - c.accepted_ms > static_cast<uint64_t>(settings_.timeout_preauth_ms))
+                expired.push_back(id);
+            continue;
+        }
         if (c.pending_out() > 0 &&
             now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             stalled.push_back(id);
@@ -1111,6 +1211,13 @@ void Server::tick()
         auto it = connections_.find(id);
         if (it == connections_.end())
             continue;
+        if (it->second->proxy_pending) {
+            log::writef(log::Notice, "", "event=proxy_failed rip=%s why=\"no header in time\"",
+                        it->second->peer.ip.c_str());
+            it->second->close_reason = "proxy_failed";
+            destroy(*it->second);
+            continue;
+        }
         if (it->second->handshaking) {
             log::writef(log::Notice, "", "event=tls_failed rip=%s reason=\"handshake timeout\"",
                         it->second->peer.ip.c_str());

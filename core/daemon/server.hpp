@@ -56,6 +56,8 @@ class Server
     void accept_on(std::size_t index);
     void add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
                         std::shared_ptr<tls::Context> tls);
+    void read_proxy_header(Connection &c);
+    void start_session(Connection &c);
     pop3::ConnectionFacts facts_for(const Connection &c, bool tls_active) const;
     void on_io(Connection &c, uint32_t events);
     void read_input(Connection &c);

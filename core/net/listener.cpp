@@ -52,6 +52,12 @@ bool parse_option(const std::string &word, ListenOptions &o, std::string &why)
             return false;
         }
         o.plaintext_auth = value;
+    } else if (name == "proxy") {
+        if (value != "yes" && value != "no") {
+            why = "proxy=" + value + ": expected yes or no";
+            return false;
+        }
+        o.proxy = value == "yes";
     } else if (name == "domain") {
         if (value.find_first_of("@/ \t") != std::string::npos) {
             why = "domain=" + value + ": not a domain name";
@@ -60,7 +66,7 @@ bool parse_option(const std::string &word, ListenOptions &o, std::string &why)
         o.domain = value;
     } else {
         why = "unknown listener option '" + name +
-              "' (known: tls, certificate, key, chain, tls-legacy, plaintext-auth, domain)";
+              "' (known: tls, certificate, key, chain, tls-legacy, plaintext-auth, domain, proxy)";
         return false;
     }
     return true;
@@ -193,6 +199,26 @@ Endpoint endpoint_of(const sockaddr_storage &ss)
         }
     }
     return e;
+}
+
+} // namespace modpop3d::net
+
+namespace modpop3d::net
+{
+
+Endpoint endpoint_of_text(const std::string &ip, int port)
+{
+    sockaddr_storage ss{};
+    auto *s4 = reinterpret_cast<sockaddr_in *>(&ss);
+    auto *s6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(static_cast<uint16_t>(port));
+    } else if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(static_cast<uint16_t>(port));
+    }
+    return endpoint_of(ss);
 }
 
 } // namespace modpop3d::net

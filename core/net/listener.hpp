@@ -8,6 +8,8 @@
 //   tls-legacy=yes             accept TLS 1.0/1.1 and security level 1 here
 //   plaintext-auth=tls-or-loopback|tls|always
 //   domain=DOMAIN              appended to login names without a domain
+//   proxy=yes                  a PROXY v1/v2 header is required first
+//                              (from proxy-trusted-networks only)
 // Sockets are non-blocking, close-on-exec, SO_REUSEADDR, and IPv6 ones are
 // IPv6-only so that "0.0.0.0:110" and "[::]:110" can be given together.
 #pragma once
@@ -28,6 +30,7 @@ struct ListenOptions {
     bool tls_legacy = false;
     std::string plaintext_auth; // empty: the global plaintext-auth
     std::string domain;
+    bool proxy = false;
 };
 
 struct ListenSpec {
@@ -58,5 +61,7 @@ struct Endpoint {
 };
 
 Endpoint endpoint_of(const sockaddr_storage &ss);
+// endpoint_of_text - the same from a numeric address (a PROXY header's).
+Endpoint endpoint_of_text(const std::string &ip, int port);
 
 } // namespace modpop3d::net

@@ -75,7 +75,7 @@ def test_auth_cache_reuses_a_success_until_it_expires(real_daemon, workdir):
     assert sum(1 for l in text.splitlines() if "event=auth_cache_hit" in l) == 1
     with Conn(d.host, d.port) as c:
         assert try_login(c, "alice", "ChangedPw") == LOGGED_IN_EMPTY
-    d.wait_log("event=logout user=alice rip=127.0.0.1 reason=disconnected")
+    d.wait_log("event=logout user=alice rip=127.0.0.1 lip=127.0.0.1 tls=0 method=USER reason=disconnected")
     hits = [l for l in d.log_text().splitlines() if "event=auth_cache_hit" in l]
     assert len(hits) == 1, hits
     assert_no_secret(d, "CachedPw", "ChangedPw", "cachedpw")

@@ -195,9 +195,11 @@ def test_log_lines_per_session_and_no_password(daemon):
                               f"tls=0 method=USER messages=3 octets={TOTAL} "
                               f"mailbox=memory:alice")
     s2, s3 = message_size(2), message_size(3, last=True)
-    assert (f"level=info event=logout user=alice rip=127.0.0.1 reason=quit retrieved=1 "
+    assert (f"level=info event=logout user=alice rip=127.0.0.1 lip=127.0.0.1 tls=0 method=USER "
+            f"reason=quit retrieved=1 "
             f"retrieved_octets={s2} deleted=2 deleted_octets={s2 + s3} expired=0 duration_ms=") in logouts[0]
-    assert ("event=logout user=bob rip=127.0.0.1 reason=disconnected retrieved=0 "
+    assert ("event=logout user=bob rip=127.0.0.1 lip=127.0.0.1 tls=0 method=LOGIN "
+            "reason=disconnected retrieved=0 "
             "retrieved_octets=0 deleted=0 deleted_octets=0 ") in logouts[1]
     assert "event=auth_failed user=alice rip=127.0.0.1 lip=127.0.0.1 method=USER" in failed[0]
     assert "event=auth_failed user=nobody-here rip=127.0.0.1 lip=127.0.0.1 method=PLAIN" \

@@ -60,7 +60,7 @@ def test_inetd_session_serves_and_exits(binary, test_module_dir, workdir):
             proc.wait(timeout=10)
     text = log.read_text()
     assert "event=login user=alice" in text
-    assert "event=logout user=alice rip=127.0.0.1 reason=quit" in text
+    assert "event=logout user=alice rip=127.0.0.1 lip=127.0.0.1 tls=0 method=USER reason=quit" in text
     assert "secret" not in text
 
 
