@@ -232,6 +232,40 @@ AuthAnswer AuthChain::verify_apop(modpop3d_session &session, const std::string &
     return answer;
 }
 
+AuthAnswer AuthChain::lookup_credentials(modpop3d_session &session, const std::string &user,
+                                         const std::vector<std::string> &schemes)
+{
+    AuthAnswer answer;
+    for (auto *inst : auth_) {
+        const auto &ops = auth_ops(inst);
+        if (!(ops.caps & MODPOP3D_AUTHC_CREDENTIALS) || ops.lookup_credentials == nullptr)
+            continue;
+        int32_t rc = MODPOP3D_E_NOTSUP;
+        modpop3d_auth_result res;
+        for (const std::string &scheme : schemes) {
+            res.values.clear();
+            if (thread_safe(inst)) {
+                rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), scheme.c_str(),
+                                            &res);
+            } else {
+                std::lock_guard lock(lock_for(inst));
+                rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), scheme.c_str(),
+                                            &res);
+            }
+            if (rc != MODPOP3D_E_NOTSUP)
+                break;
+        }
+        if (rc == MODPOP3D_E_NOUSER || rc == MODPOP3D_E_NOTSUP)
+            continue;
+        answer.status = rc;
+        answer.instance = inst->label();
+        if (rc == MODPOP3D_OK)
+            answer.result = std::move(res.values);
+        return answer;
+    }
+    return answer;
+}
+
 int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
                              const modpop3d_event_info &info)
 {

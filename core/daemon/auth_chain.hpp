@@ -92,6 +92,12 @@ class AuthChain
                             const std::string &password);
     AuthAnswer verify_apop(modpop3d_session &session, const std::string &user,
                            const std::string &timestamp, const std::string &digest);
+    // lookup_credentials - the user's stored secret ("password" in the
+    // answer's result, with its scheme prefix) in the first of `schemes` an
+    // instance can give. Chain rule as for verify_plain: NOUSER, and NOTSUP
+    // for every scheme, ask the next instance. The caller wipes the secret.
+    AuthAnswer lookup_credentials(modpop3d_session &session, const std::string &user,
+                                  const std::vector<std::string> &schemes);
 
     // run_hooks - call every hook instance subscribed to `event`; the first
     // veto (PERM or TEMP) at AUTH_OK or LOGIN is returned.

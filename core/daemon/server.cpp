@@ -408,7 +408,9 @@ pop3::ConnectionFacts Server::facts_for(const Connection &c, bool tls_active) co
         tls_active || policy == "always" ||
         (policy == "tls-or-loopback" &&
          (c.peer.loopback || net::cidr_contains(settings_.plaintext_networks, c.peer.ip)));
-    facts.sasl_mechanisms = {"PLAIN", "LOGIN"};
+    // SCRAM-SHA-256-PLUS with TLS: commands are read only once the handshake
+    // is done, when the channel binding exists (sasl_exchange.hpp).
+    facts.sasl_mechanisms = sasl_.mechanisms(tls_active);
     return facts;
 }
 
@@ -756,11 +758,29 @@ void Server::handle_action(Connection &c, pop3::Action action)
                 c.method = "APOP";
                 start_auth(c, true, std::move(a.user), std::move(a.digest), a.timestamp);
             } else if constexpr (std::is_same_v<T, pop3::SaslStep>) {
-                // No host-owned mechanism is offered yet (CRAM-MD5 and SCRAM
-                // come with TLS), so a step can only be a client error.
-                c.engine->auth_result(pop3::Outcome::auth_failed);
+                // CRAM-MD5 and SCRAM (sasl_exchange.hpp): challenges go back
+                // to the client; the end takes the same path as PASS.
+                c.method = SaslExchanges::method_name(a.mechanism);
+                sasl_.step(*pool_, c.id, c.session, std::move(a),
+                           channel_binding_of(c.handshaking ? nullptr : c.tls.get()),
+                           [this](uint64_t id, SaslExchanges::Event ev) {
+                               auto it = connections_.find(id);
+                               if (it == connections_.end())
+                                   return; // the client left during a lookup
+                               Connection &conn = *it->second;
+                               if (!ev.login.empty())
+                                   conn.login_name = ev.login;
+                               if (ev.kind == SaslExchanges::Event::Kind::challenge) {
+                                   conn.engine->sasl_challenge(ev.challenge);
+                                   pump(conn);
+                                   return;
+                               }
+                               conn.auth_pending = true;
+                               conn.auth_result = std::move(ev.answer.result);
+                               deliver_auth(conn, ev.answer.status);
+                           });
             } else if constexpr (std::is_same_v<T, pop3::SaslAbort>) {
-                // nothing to free: no host-owned SASL state exists
+                sasl_.abort(c.id);
             } else if constexpr (std::is_same_v<T, pop3::OpenMaildrop>) {
                 open_maildrop(c);
             } else if constexpr (std::is_same_v<T, pop3::Retrieve>) {

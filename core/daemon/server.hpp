@@ -12,6 +12,7 @@
 
 #include "config/core_config.hpp"
 #include "daemon/auth_chain.hpp"
+#include "daemon/sasl_exchange.hpp"
 #include "daemon/shared_limits.hpp"
 #include "daemon/thread_pool.hpp"
 #include "modload/loader.hpp"
@@ -96,6 +97,7 @@ class Server
     const config::CoreSettings &settings_;
     modload::ModuleSet &modules_;
     AuthChain chain_;
+    SaslExchanges sasl_{chain_, settings_}; // CRAM-MD5, SCRAM (sasl_exchange.hpp)
     std::unique_ptr<ThreadPool> pool_;
     std::vector<net::Listener> listeners_;
     std::vector<std::shared_ptr<tls::Context>> tls_contexts_; // per listener; null: no TLS

@@ -8,7 +8,8 @@ TOTAL = message_size(1) + message_size(2) + message_size(3, last=True)
 LOGGED_IN = f"+OK Logged in, 3 messages ({TOTAL} octets)\r\n"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed\r\n"
 
-CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
+CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
+               b"SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
                b"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n.\r\n")
 CAPA_AFTER = CAPA_BEFORE[:-3] + b"IMPLEMENTATION modpop3d\r\n.\r\n"
 
@@ -160,8 +161,12 @@ def test_auth_cancel_and_bad_base64(daemon):
 
 def test_bare_auth_lists_mechanisms(daemon):
     with Conn(daemon.host, daemon.port) as c:
-        assert c.multi("AUTH") == b"+OK Supported mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
-        assert c.cmd("AUTH SCRAM-SHA-256") == "-ERR Unsupported authentication mechanism\r\n"
+        # auth_test can hand out secrets: CRAM-MD5 and SCRAM are offered (no
+        # -PLUS without TLS).
+        assert c.multi("AUTH") == (b"+OK Supported mechanisms follow\r\nSCRAM-SHA-256\r\n"
+                                   b"CRAM-MD5\r\nPLAIN\r\nLOGIN\r\n.\r\n")
+        assert c.cmd("AUTH SCRAM-SHA-256-PLUS") == "-ERR Unsupported authentication mechanism\r\n"
+        assert c.cmd("AUTH DIGEST-MD5") == "-ERR Unsupported authentication mechanism\r\n"
 
 
 def test_log_lines_per_session_and_no_password(daemon):

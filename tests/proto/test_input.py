@@ -49,7 +49,8 @@ def test_pipelining_whole_session_in_one_send(daemon):
                "TOP 3 1\r\nDELE 2\r\nLIST 2\r\nNOOP\r\nRSET\r\nDELE 1\r\nQUIT\r\n")
         got = c.rest()
     expected = (
-        b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
+        b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
+        b"SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
         b"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n.\r\n"
         b"+OK Send your password\r\n" +
         f"+OK Logged in, 3 messages ({TOTAL} octets)\r\n".encode() +

@@ -1,7 +1,8 @@
 """LOGIN-DELAY (RFC 2449): announced in CAPA, enforced per user."""
 from pop3wire import Conn
 
-CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\n"
+CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
+               b"SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
                b"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nLOGIN-DELAY 30 USER\r\n.\r\n")
 
 
