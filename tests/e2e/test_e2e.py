@@ -24,6 +24,7 @@ MESSAGES = [
     b"Subject: crlf\r\n\r\nalready CRLF\r\nmixed\n",
     b"Subject: 8bit\n\n" + bytes(range(0x80, 0x100)) + b"\n\xff\xfe caf\xc3\xa9\n",
     b"Subject: empty body\n\n",
+    b"Subject: nul\n\nbefore\x00after \x00\x00 end\n",
 ]
 NO_FINAL_NEWLINE = b"Subject: no final newline\n\nlast line without LF"
 
