@@ -66,6 +66,21 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.apop = num("apop") != 0;
     c.implementation = str("implementation");
     c.plaintext_auth = str("plaintext-auth");
+    c.sasl_mechanisms.clear();
+    {
+        const std::string m = str("sasl-mechanisms");
+        for (std::size_t i = 0; i < m.size();) {
+            std::size_t end = m.find_first_of(" ,\t", i);
+            if (end == std::string::npos)
+                end = m.size();
+            std::string word = m.substr(i, end - i);
+            for (char &ch : word)
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            if (!word.empty())
+                c.sasl_mechanisms.push_back(word);
+            i = end + 1;
+        }
+    }
     c.tls_certificate = str("tls-certificate");
     c.tls_key = str("tls-key");
     c.tls_chain = str("tls-chain");
@@ -189,6 +204,12 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
     if (const std::string *p = e.get("proxy-trusted-networks");
         p != nullptr && !net::parse_cidr_list(*p, c.proxy_networks, why))
         diags.error(e.location_of("proxy-trusted-networks"), "proxy-trusted-networks: " + why);
+    for (const auto &m : c.sasl_mechanisms)
+        if (m != "PLAIN" && m != "LOGIN" && m != "CRAM-MD5" && m != "SCRAM-SHA-256" &&
+            m != "SCRAM-SHA-256-PLUS")
+            diags.error(e.location_of("sasl-mechanisms"),
+                        "sasl-mechanisms: unknown mechanism '" + m +
+                            "' (known: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-256-PLUS)");
     const std::string *nets = e.get("plaintext-trusted-networks");
     if (nets != nullptr && !net::parse_cidr_list(*nets, c.plaintext_networks, why))
         diags.error(e.location_of("plaintext-trusted-networks"),
@@ -260,6 +281,10 @@ const Schema &core_schema()
             "where USER/PASS, APOP and AUTH PLAIN/LOGIN are allowed: over TLS, or also from "
             "loopback and plaintext-trusted-networks, or always (a listener may override it)",
             0, 0, "tls-or-loopback|tls|always"),
+        key("sasl-mechanisms", MODPOP3D_CONF_STRING, "PLAIN LOGIN",
+            "SASL mechanisms to offer: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-256-PLUS; "
+            "CRAM-MD5 and SCRAM need secrets the auth modules can return ({PLAIN} or SCRAM "
+            "verifiers) for every user, or clients that prefer them fail to log in"),
         key("plaintext-trusted-networks", MODPOP3D_CONF_STRING, "",
             "address ranges (CIDR, blank- or comma-separated) where tls-or-loopback also allows "
             "plaintext logins"),

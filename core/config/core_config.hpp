@@ -39,6 +39,7 @@ struct CoreSettings {
     bool apop = false;
     std::string implementation;
     std::string plaintext_auth;                // tls-or-loopback | tls | always
+    std::vector<std::string> sasl_mechanisms;  // enabled, upper case
     std::vector<net::Cidr> plaintext_networks; // plaintext-trusted-networks
     std::vector<net::Cidr> proxy_networks;     // proxy-trusted-networks
     // TLS (OpenSSL); listeners may override certificate, key and chain.

@@ -12,6 +12,7 @@
 #include "auth/password_digest.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <openssl/crypto.h>
 #include <unistd.h>
@@ -109,15 +110,26 @@ SaslExchanges::~SaslExchanges()
 
 std::vector<std::string> SaslExchanges::mechanisms(bool tls_active) const
 {
+    // Only what the administrator enabled (sasl-mechanisms): a client that
+    // prefers CRAM-MD5 or SCRAM does not fall back when the user's stored
+    // secret is a one-way hash, so those are opt-in.
+    auto enabled = [&](std::string_view name) {
+        return std::find(settings_.sasl_mechanisms.begin(), settings_.sasl_mechanisms.end(),
+                         name) != settings_.sasl_mechanisms.end();
+    };
     std::vector<std::string> m;
     if (chain_.can_serve_credentials()) {
-        if (tls_active)
+        if (tls_active && enabled(sasl::scram_sha256_plus))
             m.emplace_back(sasl::scram_sha256_plus);
-        m.emplace_back(sasl::scram_sha256);
-        m.emplace_back(sasl::cram_md5);
+        if (enabled(sasl::scram_sha256))
+            m.emplace_back(sasl::scram_sha256);
+        if (enabled(sasl::cram_md5))
+            m.emplace_back(sasl::cram_md5);
     }
-    m.emplace_back("PLAIN");
-    m.emplace_back("LOGIN");
+    if (enabled("PLAIN"))
+        m.emplace_back("PLAIN");
+    if (enabled("LOGIN"))
+        m.emplace_back("LOGIN");
     return m;
 }
 
@@ -237,7 +249,8 @@ void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<
     if (!session)
         return abort(id);
     const std::string login = r.data;
-    ex->login = rewrite_login(login, settings_);
+    const std::string *listener_domain = session->get("listener_domain");
+    ex->login = rewrite_login(login, settings_, listener_domain ? *listener_domain : "");
     if (ex->login.empty()) {
         // A name the server refuses outright: an unknown user, answered at
         // the end of the exchange like any other.

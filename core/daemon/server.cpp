@@ -523,6 +523,8 @@ void Server::start_session(Connection &c_ref)
     c->session->set("client_port", std::to_string(c->peer.port));
     c->session->set("local_ip", c->local.ip);
     c->session->set("local_port", std::to_string(c->local.port));
+    if (!c->listener.domain.empty())
+        c->session->set("listener_domain", c->listener.domain);
 
     pop3::EngineConfig ec;
     ec.greeting = "modpop3d ready";

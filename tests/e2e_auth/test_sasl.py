@@ -26,6 +26,8 @@ LOGGED_IN_ONE = f"+OK Logged in, 1 message ({len(MESSAGE) + 4} octets)\r\n"
 CANCELLED = "-ERR Authentication cancelled\r\n"
 BAD_BASE64 = "-ERR Invalid base64 data\r\n"
 UNSUPPORTED = "-ERR Unsupported authentication mechanism\r\n"
+# CRAM-MD5 and SCRAM are opt-in (sasl-mechanisms); these tests enable all.
+ALL_MECHS = {"sasl-mechanisms": "SCRAM-SHA-256-PLUS SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"}
 SASL_FULL = "SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
 
 
@@ -85,7 +87,7 @@ def check_session(conn):
 # ---------------------------------------------------------------- tests
 
 def test_capa_and_bare_auth_list_the_mechanisms(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         capa = c.multi("CAPA").decode()
         assert SASL_FULL in capa
@@ -97,7 +99,7 @@ def test_capa_and_bare_auth_list_the_mechanisms(real_daemon, store):
 
 def test_no_credentials_no_cram_or_scram(real_daemon):
     # auth_passwd verifies passwords but cannot hand out secrets.
-    d = real_daemon("[auth_passwd]\n[mailbox_empty]\n")
+    d = real_daemon("[auth_passwd]\n[mailbox_empty]\n", core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         capa = c.multi("CAPA").decode()
         assert "SASL PLAIN LOGIN\r\n" in capa
@@ -110,7 +112,7 @@ def test_no_credentials_no_cram_or_scram(real_daemon):
 
 @pytest.mark.parametrize("initial", [True, False])
 def test_scram_with_a_verifier_from_modpop3d_passwd(real_daemon, store, initial):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         assert scram_login(c, "scram", SCRAM_PW, initial=initial) == LOGGED_IN_ONE
         check_session(c)
@@ -120,7 +122,7 @@ def test_scram_with_a_verifier_from_modpop3d_passwd(real_daemon, store, initial)
 
 
 def test_scram_from_a_plain_entry_and_flag_y_without_tls(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         # "y": the client could bind but the server offers no -PLUS: fine.
         assert scram_login(c, "plain", PLAIN_PW, gs2="y,,") == LOGGED_IN_ONE
@@ -129,7 +131,7 @@ def test_scram_from_a_plain_entry_and_flag_y_without_tls(real_daemon, store):
 
 
 def test_scram_failures_look_alike(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         # Wrong password, unknown user, a user with only a one-way hash: the
         # server-first message comes each time (salt, 4096 iterations) and
@@ -146,7 +148,7 @@ def test_scram_failures_look_alike(real_daemon, store):
 
 
 def test_scram_unknown_user_gets_a_stable_salt(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     salts = []
     with Conn(d.host, d.port) as c:
         for _ in range(2):
@@ -160,7 +162,7 @@ def test_scram_unknown_user_gets_a_stable_salt(real_daemon, store):
 
 
 def test_scram_protocol_errors(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         # Mandatory extension, proxy authzid, channel binding asked under
         # plain SCRAM-SHA-256: refused at once, as a failed login.
@@ -183,7 +185,7 @@ def test_scram_protocol_errors(real_daemon, store):
 
 
 def test_failed_sasl_logins_count_towards_the_limit(real_daemon, store):
-    d = real_daemon(store, core={"max-auth-failures": "2"})
+    d = real_daemon(store, core={**ALL_MECHS, "max-auth-failures": "2"})
     with Conn(d.host, d.port) as c:
         assert scram_login(c, "scram", "wrong") == AUTH_FAILED
         assert cram_login(c, "plain", "wrong") == AUTH_FAILED
@@ -192,7 +194,7 @@ def test_failed_sasl_logins_count_towards_the_limit(real_daemon, store):
 
 @pytest.mark.parametrize("initial_empty", [False, True])
 def test_cram_md5(real_daemon, store, initial_empty):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         assert cram_login(c, "plain", "wrong", initial_empty) == AUTH_FAILED
         assert cram_login(c, "ghost", PLAIN_PW, initial_empty) == AUTH_FAILED
@@ -207,7 +209,7 @@ def test_cram_md5(real_daemon, store, initial_empty):
 
 
 def test_cram_md5_challenges_are_unique(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     seen = set()
     with Conn(d.host, d.port) as c:
         for _ in range(5):
@@ -217,7 +219,7 @@ def test_cram_md5_challenges_are_unique(real_daemon, store):
 
 
 def test_cancel_and_malformed_input(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     with Conn(d.host, d.port) as c:
         # "*" after the server-first message (a lookup was done) and after a
         # CRAM-MD5 challenge.
@@ -243,7 +245,7 @@ def test_cancel_and_malformed_input(real_daemon, store):
 
 
 def test_poplib_cram_md5_and_scram(real_daemon, store):
-    d = real_daemon(store)
+    d = real_daemon(store, core=ALL_MECHS)
     p = poplib.POP3(d.host, d.port, timeout=10)
     try:
         caps = p.capa()
@@ -276,10 +278,31 @@ def test_unreadable_verifier_is_logged_and_refused(real_daemon, store, workdir):
     users = workdir / "users"
     salt, stored, server = b64(b"0123456789abcdef"), b64(b"k" * 32), b64(b"s" * 32)
     users.write_text(users.read_text() + f"weak:{{SCRAM-SHA-256}}100:{salt}:{stored}:{server}\n")
-    d = real_daemon(store, allow_err=True)
+    d = real_daemon(store, core=ALL_MECHS, allow_err=True)
     with Conn(d.host, d.port) as c:
         first, _ = scram_first("weak")
         assert c.cmd("AUTH SCRAM-SHA-256 " + b64(first)) == AUTH_FAILED
     log = d.wait_log("event=sasl_bad_secret")
     assert "mechanism=SCRAM-SHA-256 user=weak rip=127.0.0.1" in log
     assert "event=auth_failed user=weak" in log
+
+
+def test_default_offers_only_plain_and_login_so_clients_never_pick_a_dead_end(real_daemon,
+                                                                              store, workdir):
+    """With the default sasl-mechanisms a user stored with a one-way hash
+    logs in with any client: curl prefers CRAM-MD5 whenever it is offered
+    and does not fall back when it fails."""
+    import shutil
+    d = real_daemon(store)
+    with Conn(d.host, d.port) as c:
+        capa = c.multi("CAPA")
+        assert b"\r\nSASL PLAIN LOGIN\r\n" in capa, capa
+        assert c.cmd("AUTH CRAM-MD5").startswith("-ERR Unsupported")
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed (Debian package curl)")
+    r = subprocess.run([curl, "-sS", "--max-time", "20", "-l",
+                        f"pop3://hashed:{HASHED_PW}@{d.host}:{d.port}/"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"1 "), r.stdout

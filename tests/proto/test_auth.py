@@ -9,7 +9,7 @@ LOGGED_IN = f"+OK Logged in, 3 messages ({TOTAL} octets)\r\n"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed\r\n"
 
 CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
-               b"SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
+               b"SASL PLAIN LOGIN\r\n"
                b"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n.\r\n")
 CAPA_AFTER = CAPA_BEFORE[:-3] + b"IMPLEMENTATION modpop3d\r\n.\r\n"
 
@@ -159,12 +159,18 @@ def test_auth_cancel_and_bad_base64(daemon):
         assert c.cmd("AUTH PLAIN " + b64("\0alice\0secret")) == LOGGED_IN
 
 
-def test_bare_auth_lists_mechanisms(daemon):
+def test_bare_auth_lists_mechanisms(daemon, start_daemon):
     with Conn(daemon.host, daemon.port) as c:
+        # The default: PLAIN and LOGIN only (CRAM-MD5 and SCRAM are opt-in).
+        assert c.multi("AUTH") == b"+OK Supported mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
+        assert c.cmd("AUTH CRAM-MD5") == "-ERR Unsupported authentication mechanism\r\n"
+    d = start_daemon(core={"sasl-mechanisms": "scram-sha-256-plus, SCRAM-SHA-256 CRAM-MD5 PLAIN"})
+    with Conn(d.host, d.port) as c:
         # auth_test can hand out secrets: CRAM-MD5 and SCRAM are offered (no
-        # -PLUS without TLS).
+        # -PLUS without TLS); LOGIN was left out.
         assert c.multi("AUTH") == (b"+OK Supported mechanisms follow\r\nSCRAM-SHA-256\r\n"
-                                   b"CRAM-MD5\r\nPLAIN\r\nLOGIN\r\n.\r\n")
+                                   b"CRAM-MD5\r\nPLAIN\r\n.\r\n")
+        assert c.cmd("AUTH LOGIN") == "-ERR Unsupported authentication mechanism\r\n"
         assert c.cmd("AUTH SCRAM-SHA-256-PLUS") == "-ERR Unsupported authentication mechanism\r\n"
         assert c.cmd("AUTH DIGEST-MD5") == "-ERR Unsupported authentication mechanism\r\n"
 
@@ -260,3 +266,12 @@ def test_many_concurrent_sessions(daemon):
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def test_unknown_sasl_mechanism_is_a_config_error(binary, workdir):
+    from conftest import run
+    conf = workdir / "sasl.conf"
+    conf.write_text("listen: 127.0.0.1:1\nsasl-mechanisms: PLAIN DIGEST-MD5\n")
+    r = run(binary, "-t", "-f", str(conf))
+    assert r.returncode == 1
+    assert f"{conf}:2: sasl-mechanisms: unknown mechanism 'DIGEST-MD5'" in r.stderr, r.stderr

@@ -2,7 +2,7 @@
 from pop3wire import Conn
 
 CAPA_BEFORE = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
-               b"SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\n"
+               b"SASL PLAIN LOGIN\r\n"
                b"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nLOGIN-DELAY 30 USER\r\n.\r\n")
 
 

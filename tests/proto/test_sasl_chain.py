@@ -12,10 +12,13 @@ from saslclient import scram_login as scram
 TOTAL = message_size(1) + message_size(2) + message_size(3, last=True)
 LOGGED_IN = f"+OK Logged in, 3 messages ({TOTAL} octets)\r\n"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed\r\n"
+# CRAM-MD5 and SCRAM are opt-in (sasl-mechanisms).
+ALL_MECHS = {"sasl-mechanisms": "SCRAM-SHA-256-PLUS SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"}
 TEMP_FAILED = "-ERR [SYS/TEMP] Authentication is temporarily unavailable, try again later\r\n"
 
 
-def test_cram_and_scram_with_the_test_module(daemon):
+def test_cram_and_scram_with_the_test_module(start_daemon):
+    daemon = start_daemon(core=ALL_MECHS)
     with Conn(daemon.host, daemon.port) as c:
         assert cram(c, "alice", "wrong") == AUTH_FAILED
         assert scram(c, "alice", "wrong") == AUTH_FAILED
@@ -30,7 +33,8 @@ def test_cram_and_scram_with_the_test_module(daemon):
     assert "hunter2" not in log
 
 
-def test_backend_down_is_a_temporary_failure(daemon):
+def test_backend_down_is_a_temporary_failure(start_daemon):
+    daemon = start_daemon(core=ALL_MECHS)
     with Conn(daemon.host, daemon.port) as c:
         assert cram(c, "temp", "x") == TEMP_FAILED
         # SCRAM learns it at the lookup after the client-first message.
@@ -39,7 +43,7 @@ def test_backend_down_is_a_temporary_failure(daemon):
 
 
 def test_slow_lookup_does_not_stall_other_clients(start_daemon):
-    d = start_daemon(modules=(
+    d = start_daemon(core=ALL_MECHS, modules=(
         "[auth_test]\nusers: fast:pw1\nuid: {uid}\ngid: {gid}\n"
         "[auth_test/slow]\npriority: 200\nusers: slow:pw2\ndelay: 3s\nuid: {uid}\ngid: {gid}\n"
         "[mailbox_memory]\n"))
@@ -57,7 +61,7 @@ def test_slow_lookup_does_not_stall_other_clients(start_daemon):
 
 
 def test_failure_delay_and_log_line(start_daemon):
-    d = start_daemon(core={"auth-failure-delay": "300ms"})
+    d = start_daemon(core={**ALL_MECHS, "auth-failure-delay": "300ms"})
     with Conn(d.host, d.port) as c:
         assert scram(c, "nobody-here", "x") == AUTH_FAILED
         assert cram(c, "alice", "wrong") == AUTH_FAILED

@@ -27,7 +27,8 @@ def tls_daemon(start_daemon, certs):
     """STLS on the main listener, implicit TLS on a second port, and room
     for several failed logins per connection."""
     port = free_port()
-    d = start_daemon(core=tls_core(certs, **{"max-auth-failures": "20"}),
+    d = start_daemon(core=tls_core(certs, **{"max-auth-failures": "20", "sasl-mechanisms":
+                                             "SCRAM-SHA-256-PLUS SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"}),
                      extra=f"listen: 127.0.0.1:{port} tls=implicit\n")
     d.implicit_port = port
     return d
