@@ -4,6 +4,8 @@
 // drives checking, `modpop3d -n`, `modpop3d -M core` and modpop3d.conf(5).
 #include "config/core_config.hpp"
 
+#include "util/words.hpp"
+
 #include <cstdlib>
 #include <modpop3d/module.h>
 #include <unistd.h>
@@ -66,21 +68,10 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.apop = num("apop") != 0;
     c.implementation = str("implementation");
     c.plaintext_auth = str("plaintext-auth");
-    c.sasl_mechanisms.clear();
-    {
-        const std::string m = str("sasl-mechanisms");
-        for (std::size_t i = 0; i < m.size();) {
-            std::size_t end = m.find_first_of(" ,\t", i);
-            if (end == std::string::npos)
-                end = m.size();
-            std::string word = m.substr(i, end - i);
-            for (char &ch : word)
-                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-            if (!word.empty())
-                c.sasl_mechanisms.push_back(word);
-            i = end + 1;
-        }
-    }
+    c.sasl_mechanisms = util::split_words(str("sasl-mechanisms"), " ,\t");
+    for (std::string &word : c.sasl_mechanisms)
+        for (char &ch : word)
+            ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     c.tls_certificate = str("tls-certificate");
     c.tls_key = str("tls-key");
     c.tls_chain = str("tls-chain");
@@ -184,13 +175,7 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
         for (const auto &entry : e.section->entries) {
             if (entry.key != "tls-sni")
                 continue;
-            std::size_t words = 0;
-            bool in_word = false;
-            for (char ch : entry.value) {
-                bool blank = ch == ' ' || ch == '\t';
-                words += !blank && !in_word;
-                in_word = !blank;
-            }
+            const std::size_t words = util::split_words(entry.value).size();
             if (words < 3 || words > 4)
                 diags.error(entry.where,
                             "tls-sni: expected HOSTNAME CERTIFICATE KEY [CHAIN], got '" +

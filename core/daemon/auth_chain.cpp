@@ -266,6 +266,22 @@ AuthAnswer AuthChain::lookup_credentials(modpop3d_session &session, const std::s
     return answer;
 }
 
+int32_t AuthChain::run_auth_hooks(modpop3d_session &session, int32_t status)
+{
+    modpop3d_event_info info{};
+    info.struct_size = sizeof info;
+    if (status == MODPOP3D_OK) {
+        info.event = MODPOP3D_EV_AUTH_OK;
+        int32_t veto = run_hooks(MODPOP3D_EV_AUTH_OK, session, info);
+        if (veto != MODPOP3D_OK)
+            return veto == MODPOP3D_E_TEMP ? veto : MODPOP3D_E_PERM;
+        return status;
+    }
+    info.event = MODPOP3D_EV_AUTH_FAIL;
+    run_hooks(MODPOP3D_EV_AUTH_FAIL, session, info);
+    return status;
+}
+
 int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
                              const modpop3d_event_info &info)
 {

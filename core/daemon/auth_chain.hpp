@@ -102,6 +102,10 @@ class AuthChain
     // run_hooks - call every hook instance subscribed to `event`; the first
     // veto (PERM or TEMP) at AUTH_OK or LOGIN is returned.
     int32_t run_hooks(uint32_t event, modpop3d_session &session, const modpop3d_event_info &info);
+    // run_auth_hooks - after a credential check with `status`: AUTH_OK hooks
+    // (a veto becomes TEMP or PERM) or AUTH_FAIL hooks. Returns the status
+    // the login ends with. Auth threads only (hooks may block).
+    int32_t run_auth_hooks(modpop3d_session &session, int32_t status);
 
     // Counters of the positive cache (tests, diagnostics).
     uint64_t cache_hits() const { return cache_hits_.load(); }

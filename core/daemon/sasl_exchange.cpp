@@ -345,27 +345,15 @@ void SaslExchanges::finish(ThreadPool &pool, uint64_t id, const std::shared_ptr<
         answer->status = status;
     }
     // The auth-time hooks, as for USER/PASS, on the pool (they may block).
-    pool.submit(
-        [this, session, answer] {
-            modpop3d_event_info info{};
-            info.struct_size = sizeof info;
-            if (answer->status == MODPOP3D_OK) {
-                info.event = MODPOP3D_EV_AUTH_OK;
-                int32_t veto = chain_.run_hooks(MODPOP3D_EV_AUTH_OK, *session, info);
-                if (veto != MODPOP3D_OK)
-                    answer->status = veto == MODPOP3D_E_TEMP ? veto : MODPOP3D_E_PERM;
-            } else {
-                info.event = MODPOP3D_EV_AUTH_FAIL;
-                chain_.run_hooks(MODPOP3D_EV_AUTH_FAIL, *session, info);
-            }
-        },
-        [id, answer, login = ex->login, deliver] {
-            Event ev;
-            ev.kind = Event::Kind::done;
-            ev.login = login;
-            ev.answer = std::move(*answer);
-            deliver(id, std::move(ev));
-        });
+    pool.submit([this, session,
+                 answer] { answer->status = chain_.run_auth_hooks(*session, answer->status); },
+                [id, answer, login = ex->login, deliver] {
+                    Event ev;
+                    ev.kind = Event::Kind::done;
+                    ev.login = login;
+                    ev.answer = std::move(*answer);
+                    deliver(id, std::move(ev));
+                });
 }
 
 } // namespace modpop3d::daemon

@@ -840,17 +840,7 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
             *result = apop ? chain_.verify_apop(*session, user, timestamp, secret)
                            : chain_.verify_plain(*session, user, secret);
             std::fill(secret.begin(), secret.end(), '\0');
-            modpop3d_event_info info{};
-            info.struct_size = sizeof info;
-            if (result->status == MODPOP3D_OK) {
-                info.event = MODPOP3D_EV_AUTH_OK;
-                int32_t veto = chain_.run_hooks(MODPOP3D_EV_AUTH_OK, *session, info);
-                if (veto != MODPOP3D_OK)
-                    result->status = veto == MODPOP3D_E_TEMP ? veto : MODPOP3D_E_PERM;
-            } else {
-                info.event = MODPOP3D_EV_AUTH_FAIL;
-                chain_.run_hooks(MODPOP3D_EV_AUTH_FAIL, *session, info);
-            }
+            result->status = chain_.run_auth_hooks(*session, result->status);
         },
         [this, id, result] {
             auto it = connections_.find(id);

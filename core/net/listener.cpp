@@ -1,6 +1,8 @@
 // listener.cpp - listening sockets (see listener.hpp).
 #include "net/listener.hpp"
 
+#include "util/words.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
@@ -78,18 +80,7 @@ bool parse_listen(const std::string &value, ListenSpec &out, std::string &why)
 {
     out = ListenSpec{};
     // The address comes first; options follow, separated by blanks.
-    std::vector<std::string> words;
-    for (std::size_t i = 0; i < value.size();) {
-        if (value[i] == ' ' || value[i] == '\t') {
-            ++i;
-            continue;
-        }
-        std::size_t end = value.find_first_of(" \t", i);
-        if (end == std::string::npos)
-            end = value.size();
-        words.push_back(value.substr(i, end - i));
-        i = end;
-    }
+    const std::vector<std::string> words = util::split_words(value);
     if (words.empty()) {
         why = "empty listen value: ADDR:PORT, [V6ADDR]:PORT or *:PORT";
         return false;

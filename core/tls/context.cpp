@@ -1,6 +1,8 @@
 // context.cpp - OpenSSL server contexts (see context.hpp).
 #include "tls/context.hpp"
 
+#include "util/words.hpp"
+
 #include <algorithm>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -188,18 +190,7 @@ SSL_CTX *Context::for_hostname(const std::string &name) const
 
 ContextSettings::Sni parse_sni(const std::string &value)
 {
-    std::vector<std::string> words;
-    for (std::size_t i = 0; i < value.size();) {
-        if (value[i] == ' ' || value[i] == '\t') {
-            ++i;
-            continue;
-        }
-        std::size_t end = value.find_first_of(" \t", i);
-        if (end == std::string::npos)
-            end = value.size();
-        words.push_back(value.substr(i, end - i));
-        i = end;
-    }
+    std::vector<std::string> words = util::split_words(value);
     words.resize(4);
     return ContextSettings::Sni{lower(words[0]), CertificateFiles{words[1], words[2], words[3]}};
 }
