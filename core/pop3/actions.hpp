@@ -113,6 +113,8 @@ enum class CloseReason : uint8_t {
     tls_failed,      // the STLS handshake failed
     retrieve_failed, // a message failed after its "+OK": the response cannot be ended
     protocol_misuse, // the host answered an action out of turn (a bug)
+    maildrop_failed, // a resumed login (Engine::resume) could not open its maildrop: the
+                     // session process cannot run another login
 };
 
 // Flush the engine's output, close the connection and the maildrop (if one

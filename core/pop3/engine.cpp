@@ -109,6 +109,27 @@ std::optional<std::string> lower_hex_digest(std::string_view d)
 } // namespace
 
 Engine::Engine(EngineConfig config, ConnectionFacts facts)
+    : Engine(std::move(config), std::move(facts), NoGreeting{})
+{
+    send_greeting();
+}
+
+Engine Engine::resume(EngineConfig config, ConnectionFacts facts, std::string user,
+                      LoginMethod method, std::string_view pending_input)
+{
+    Engine e(std::move(config), std::move(facts), NoGreeting{});
+    e.resumed_ = true;
+    e.login_method_ = method;
+    e.login_user_ = user;
+    e.user_ = std::move(user);
+    e.await_ = Await::maildrop;
+    e.actions_.emplace_back(OpenMaildrop{e.user_, method});
+    // Blocked on the maildrop: nothing is consumed until it is answered.
+    e.in_.assign(pending_input);
+    return e;
+}
+
+Engine::Engine(EngineConfig config, ConnectionFacts facts, NoGreeting)
     : config_(std::move(config)), facts_(std::move(facts))
 {
     config_.max_line = std::max<std::size_t>(config_.max_line, 8);
@@ -120,7 +141,6 @@ Engine::Engine(EngineConfig config, ConnectionFacts facts)
         apop_timestamp_ = facts_.apop_timestamp;
     else
         facts_.apop_available = false;
-    send_greeting();
 }
 
 void Engine::send_greeting()
@@ -286,6 +306,17 @@ void Engine::discard_input()
 }
 
 // ---------------------------------------------------------------- output and actions
+
+std::optional<std::string> Engine::take_pending_input()
+{
+    if (state_ != State::authorization || await_ != Await::auth)
+        return std::nullopt;
+    // While blocked nothing past the authenticated line has been looked at,
+    // so no overlong line is half skipped.
+    std::string rest = in_.substr(in_pos_);
+    discard_input();
+    return rest;
+}
 
 std::string Engine::take_output()
 {
@@ -754,6 +785,8 @@ bool Engine::maildrop_opened(std::vector<MessageInfo> messages, UserCapabilities
     if (!valid) {
         user_.clear();
         login_failed(Outcome::perm_failure, true);
+        if (resumed_)
+            close(CloseReason::maildrop_failed);
         process();
         return false;
     }
@@ -777,6 +810,8 @@ bool Engine::maildrop_failed(Outcome outcome)
         return false;
     user_.clear();
     login_failed(outcome, true);
+    if (resumed_) // this process exists for one user: no second login
+        close(CloseReason::maildrop_failed);
     process();
     return true;
 }

@@ -19,6 +19,8 @@
 //  - States AUTHORIZATION -> TRANSACTION -> UPDATE, and closed. The greeting
 //    is in the output as soon as the Engine is constructed; it carries the
 //    host's APOP timestamp only when ConnectionFacts::apop_available.
+//    Engine::resume() instead continues a login handed over by another
+//    process (no greeting; it starts by opening the maildrop).
 //  - Lines end in CRLF or bare LF. A command line may be max_line octets
 //    long including its line end (255, RFC 2449); an AUTH command line and
 //    SASL continuation lines may be max_sasl_line long. A longer line gets
@@ -107,7 +109,32 @@ struct Stats {
 class Engine
 {
   public:
+    // A new session: the greeting is in the output at once.
     Engine(EngineConfig config, ConnectionFacts facts);
+
+    // resume - continue a login that an engine in another process (the login
+    // process) authenticated, for a session process running as the mailbox
+    // owner. The client has seen the greeting and sent PASS, APOP or AUTH,
+    // which has no reply yet (RFC 1939: "+OK" only once the maildrop is open
+    // and locked). The new engine therefore:
+    //  - sends no greeting;
+    //  - is in AUTHORIZATION awaiting the maildrop, with exactly one action
+    //    queued: OpenMaildrop{user, method}; user() is `user` and
+    //    login_method() is `method`;
+    //  - holds `pending_input` (from the login engine's take_pending_input())
+    //    as unprocessed input, consumed in order after the maildrop answer
+    //    with the usual line limits and pipelining rules, as if fed then.
+    // The host answers with maildrop_opened() or maildrop_failed(). From a
+    // successful maildrop_opened() on, the engine is an ordinary session.
+    // Unlike an ordinary engine, a resumed one cannot go back to
+    // AUTHORIZATION: a failed maildrop (maildrop_failed(), or
+    // maildrop_opened() refusing a UIDL) gives the usual "-ERR" and then
+    // Close{maildrop_failed} (Close{auth_failures} if an auth_failed veto
+    // reaches max_auth_failures first); pending input is discarded.
+    // `facts` are those of the connection as the login engine knew them
+    // (CAPA and the TLS state depend on them).
+    static Engine resume(EngineConfig config, ConnectionFacts facts, std::string user,
+                         LoginMethod method, std::string_view pending_input);
 
     // ---- input ----
     // feed - bytes from the client, any amount, any split.
@@ -131,6 +158,22 @@ class Engine
     // feed() itself never refuses bytes: the host bounds memory by obeying
     // this.
     bool wants_input() const noexcept;
+
+    // take_pending_input - hand the client's not yet processed bytes to a
+    // session process (see resume()). Allowed only in AUTHORIZATION while
+    // the answer to VerifyPlain, VerifyApop or SaslStep is outstanding: after
+    // next_action() gave that action and before auth_result() or
+    // sasl_challenge(). For a host-owned SASL mechanism, call it only on the
+    // step the host answers with auth_result(ok): bytes taken before a
+    // sasl_challenge() would be lost to this engine. Returns the bytes that
+    // followed the command line being authenticated (the PASS, APOP or AUTH
+    // line, or the final SASL response line), exactly as received (possibly
+    // empty, possibly ending in a partial line), and leaves the engine
+    // holding none. Returns nullopt, changing nothing, at any other time.
+    // Afterwards the host hands the connection over and abandons this
+    // engine; to keep using it instead (the hand-over failed), feed() the
+    // bytes back before anything else, then answer auth_result().
+    std::optional<std::string> take_pending_input();
 
     // ---- output ----
     std::string take_output();
@@ -204,6 +247,10 @@ class Engine
     enum class SaslKind : uint8_t { none, plain, login, other };
     enum class LineStatus : uint8_t { line, discarded, need_more };
 
+    struct NoGreeting {
+    };
+    Engine(EngineConfig config, ConnectionFacts facts, NoGreeting);
+
     bool blocked() const noexcept;
     void process();
     LineStatus next_line(std::string_view &line);
@@ -273,6 +320,7 @@ class Engine
     UserCapabilities user_caps_;
     Retrieve retrieving_;
     bool early_commit_ = false;
+    bool resumed_ = false; // made by resume(): no second login after a failed maildrop
     Stats stats_;
 };
 

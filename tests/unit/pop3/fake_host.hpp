@@ -38,6 +38,25 @@ class FakeHost
         pump();
     }
 
+    // A host around an engine made elsewhere (Engine::resume). With
+    // `manual_mode` the actions it queued at once wait in `pending`.
+    FakeHost(Engine made, bool manual_mode) : engine(std::move(made)), manual(manual_mode)
+    {
+        pump();
+    }
+
+    // answer_pending - switch to the automatic host and answer what waits.
+    void answer_pending()
+    {
+        manual = false;
+        for (int guard = 0; guard < 1000 && !pending.empty(); ++guard) {
+            Action a = std::move(pending.front());
+            pending.pop_front();
+            answer(std::move(a));
+            pump();
+        }
+    }
+
     // send - feed bytes, let the host react, return what the server wrote.
     std::string send(std::string_view bytes)
     {
