@@ -12,8 +12,16 @@ import time
 BOUND = 15.0  # seconds any wait in this file may take
 
 
-def children(pid):
-    """Pids whose parent is `pid` (from /proc/*/stat)."""
+def comm(pid):
+    """A process's name: modpop3d (master), modpop3d-login (workers),
+    modpop3d-auth, modpop3d-sess (a system user's session)."""
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def children(pid, name="modpop3d-login"):
+    """Pids whose parent is `pid` (from /proc/*/stat), with that name
+    (None: any); by default the daemon's login workers."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -24,7 +32,8 @@ def children(pid):
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and (name is None or stat[stat.index("(") + 1:
+                                                            stat.rindex(")")] == name):
             out.append(int(entry))
     return sorted(out)
 
@@ -58,6 +67,12 @@ def workers_of(d, count):
     """The daemon's worker pids, once there are exactly `count`."""
     return wait_for(f"{count} workers", lambda: (lambda c: c if len(c) == count else None)(
         children(d.proc.pid)))
+
+
+def auth_of(d):
+    """The daemon's auth process pid."""
+    return wait_for("the auth process", lambda: (lambda c: c[0] if len(c) == 1 else None)(
+        children(d.proc.pid, "modpop3d-auth")))
 
 
 @contextlib.contextmanager

@@ -93,6 +93,7 @@ void read_settings(const Effective &e, CoreSettings &c)
              ex.find_first_not_of("0123456789") == std::string::npos)
         c.expire_days = std::stoll(ex);
     c.auth_threads = num("auth-threads");
+    c.auth_timeout_ms = num("auth-timeout");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
     c.auth_cache_ttl_ms = num("auth-cache-ttl");
@@ -310,6 +311,9 @@ const Schema &core_schema()
         key("auth-threads", MODPOP3D_CONF_INT, "8",
             "threads running auth modules, so that a slow backend stalls only its own logins", 1,
             256),
+        key("auth-timeout", MODPOP3D_CONF_DURATION, "30s",
+            "how long a login waits for the auth process before it is answered -ERR [SYS/TEMP]",
+            100, L{3600} * 1000),
         key("auth-failure-delay", MODPOP3D_CONF_DURATION, "1s",
             "delay before answering a failed login, multiplied by the client address's recent "
             "failures (up to 8)",

@@ -282,6 +282,25 @@ int32_t AuthChain::run_auth_hooks(modpop3d_session &session, int32_t status)
     return status;
 }
 
+AuthAnswer AuthChain::login(modpop3d_session &session, bool apop, const std::string &user,
+                            const std::string &secret, const std::string &timestamp)
+{
+    AuthAnswer answer =
+        apop ? verify_apop(session, user, timestamp, secret) : verify_plain(session, user, secret);
+    answer.status = run_auth_hooks(session, answer.status);
+    return answer;
+}
+
+bool AuthChain::has_hooks(uint32_t event) const
+{
+    for (auto *inst : hooks_) {
+        const auto &ops = *static_cast<const modpop3d_hook_ops *>(inst->module->desc->ops);
+        if ((ops.events & event) && ops.on_event != nullptr)
+            return true;
+    }
+    return false;
+}
+
 int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
                              const modpop3d_event_info &info)
 {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "config/core_config.hpp"
+#include "daemon/auth_service.hpp"
 #include "modload/module_set.hpp"
 
 #include <array>
@@ -31,12 +32,6 @@
 
 namespace modpop3d::daemon
 {
-
-struct AuthAnswer {
-    int32_t status = MODPOP3D_E_NOUSER;
-    std::map<std::string, std::string> result; // from result_set()
-    std::string instance;                      // label of the instance that answered
-};
 
 // AuthCache - bounded, thread-safe map of successful plain logins with a
 // lifetime. Entries are keyed by user and a keyed hash of the password; the
@@ -76,7 +71,7 @@ class AuthCache
     std::list<std::string> order_; // keys, oldest first
 };
 
-class AuthChain
+class AuthChain : public AuthService
 {
   public:
     // cache_ttl_ms 0 (the default) turns the positive cache off.
@@ -86,7 +81,8 @@ class AuthChain
     bool empty() const { return auth_.empty(); }
     // can_serve_credentials - some instance can give plaintext-equivalent
     // secrets (APOP, CRAM-MD5).
-    bool can_serve_credentials() const;
+    bool can_serve_credentials() const override;
+    bool has_hooks(uint32_t event) const override;
 
     AuthAnswer verify_plain(modpop3d_session &session, const std::string &user,
                             const std::string &password);
@@ -96,16 +92,19 @@ class AuthChain
     // answer's result, with its scheme prefix) in the first of `schemes` an
     // instance can give. Chain rule as for verify_plain: NOUSER, and NOTSUP
     // for every scheme, ask the next instance. The caller wipes the secret.
+    AuthAnswer login(modpop3d_session &session, bool apop, const std::string &user,
+                     const std::string &secret, const std::string &timestamp) override;
     AuthAnswer lookup_credentials(modpop3d_session &session, const std::string &user,
-                                  const std::vector<std::string> &schemes);
+                                  const std::vector<std::string> &schemes) override;
 
     // run_hooks - call every hook instance subscribed to `event`; the first
     // veto (PERM or TEMP) at AUTH_OK or LOGIN is returned.
-    int32_t run_hooks(uint32_t event, modpop3d_session &session, const modpop3d_event_info &info);
+    int32_t run_hooks(uint32_t event, modpop3d_session &session,
+                      const modpop3d_event_info &info) override;
     // run_auth_hooks - after a credential check with `status`: AUTH_OK hooks
     // (a veto becomes TEMP or PERM) or AUTH_FAIL hooks. Returns the status
     // the login ends with. Auth threads only (hooks may block).
-    int32_t run_auth_hooks(modpop3d_session &session, int32_t status);
+    int32_t run_auth_hooks(modpop3d_session &session, int32_t status) override;
 
     // Counters of the positive cache (tests, diagnostics).
     uint64_t cache_hits() const { return cache_hits_.load(); }

@@ -4,11 +4,14 @@
 
 #include "auth/password.hpp"
 #include "config/core_config.hpp"
+#include "daemon/auth_process.hpp"
 #include "daemon/pidfile.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
+#include "daemon/session_process.hpp"
 #include "daemon/shared_limits.hpp"
 #include "daemon/tls_setup.hpp"
+#include "ipc/message.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
@@ -27,10 +30,12 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -77,6 +82,14 @@ std::string absolute(const std::string &path)
 
 struct Generation;
 
+// tell_temp_failure - the answer to a login whose session cannot start.
+void tell_temp_failure(int client)
+{
+    static const char msg[] = "-ERR [SYS/TEMP] Cannot start the session, try again later\r\n";
+    ssize_t ignored = send(client, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+}
+
 struct Worker {
     pid_t pid = 0;
     unsigned slot = 0;
@@ -110,7 +123,57 @@ struct Generation {
     };
     std::vector<Position> positions;
     std::size_t alive = 0;
+
+    // The auth process of this generation and its socketpairs, made before
+    // any of its processes is forked and kept by the master for the
+    // generation's life, so that a restarted worker or auth process takes
+    // over the same channel (SOCK_SEQPACKET: whole messages only).
+    struct Pair {
+        int child = -1; // the worker's end
+        int peer = -1;  // the auth process's end (auth) or the master's (control)
+    };
+    std::vector<Pair> auth_channels;        // per position: worker <-> auth
+    std::vector<Pair> control;              // per position: worker -> master (session hand-over)
+    int grant_master = -1, grant_auth = -1; // auth -> master (grants)
+    pid_t auth_pid = 0;
+    unsigned auth_quick_exits = 0;
+    uint64_t auth_started_ms = 0;
+    uint64_t auth_restart_due_ms = 0; // 0: none pending
+
+    std::vector<int> channel_fds() const
+    {
+        std::vector<int> fds;
+        for (const auto &p : auth_channels)
+            fds.insert(fds.end(), {p.child, p.peer});
+        for (const auto &p : control)
+            fds.insert(fds.end(), {p.child, p.peer});
+        fds.insert(fds.end(), {grant_master, grant_auth});
+        return fds;
+    }
+    void close_channels()
+    {
+        for (int fd : channel_fds())
+            if (fd >= 0)
+                close(fd);
+        auth_channels.clear();
+        control.clear();
+        grant_master = grant_auth = -1;
+    }
 };
+
+// A grant the auth process made for a system user's session, until the
+// worker hands the connection over (or it expires unused).
+struct Grant {
+    Generation *gen = nullptr;
+    std::size_t slot = 0;
+    std::string user;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::map<std::string, std::string> result;
+    uint64_t expires_ms = 0;
+};
+constexpr uint64_t grant_lifetime_ms = 30000;
+constexpr std::size_t max_grants = 4096;
 
 class Master
 {
@@ -124,9 +187,16 @@ class Master
     bool bind(Generation &g, std::string &why);
     void close_unused_listeners();
     bool spawn(Generation &g, std::size_t position);
-    [[noreturn]] void worker_main(Generation &g, unsigned slot, int ready_fd);
+    bool make_channels(Generation &g);
+    bool spawn_auth(Generation &g);
+    void close_foreign_fds(const std::vector<int> &keep);
+    void on_grant(Generation &g);
+    void on_control(Generation &g, std::size_t position);
+    void spawn_session(Generation &g, Grant grant, SessionHandover handover);
+    [[noreturn]] void worker_main(Generation &g, std::size_t position, unsigned slot, int ready_fd);
     void reap();
     void on_exit(Worker w, int status);
+    void on_auth_exit(Generation &g, pid_t pid, int status);
     void on_ready(int fd);
     void generation_ready(Generation &g);
     void reload();
@@ -145,6 +215,15 @@ class Master
     std::map<std::string, net::Listener> bound_; // listen text -> socket
     bool systemd_ = false;
     std::map<pid_t, Worker> workers_;
+    std::map<pid_t, Generation *> auths_;   // auth processes
+    std::map<pid_t, std::string> sessions_; // system users' session processes -> user
+    struct Endpoint {
+        Generation *gen;
+        bool grant;           // the grant channel, else a control channel
+        std::size_t position; // control: the worker position
+    };
+    std::map<int, Endpoint> channel_of_; // master-side channel fds in the epoll set
+    std::map<std::string, Grant> grants_;
     std::vector<bool> slot_used_ = std::vector<bool>(SharedLimits::max_slots, false);
     std::unique_ptr<SharedLimits> limits_;
     int epoll_ = -1, signal_fd_ = -1;
@@ -313,7 +392,7 @@ bool Master::spawn(Generation &g, std::size_t position)
     }
     if (pid == 0) {
         close(fds[0]);
-        worker_main(g, slot, fds[1]);
+        worker_main(g, position, slot, fds[1]);
     }
     close(fds[1]);
     epoll_event ev{};
@@ -337,9 +416,231 @@ bool Master::spawn(Generation &g, std::size_t position)
     return true;
 }
 
+// close_foreign_fds - in a child: every channel of every generation but
+// `keep`.
+void Master::close_foreign_fds(const std::vector<int> &keep)
+{
+    for (auto &gen : gens_)
+        for (int fd : gen->channel_fds())
+            if (fd >= 0 && std::find(keep.begin(), keep.end(), fd) == keep.end())
+                close(fd);
+}
+
+bool Master::make_channels(Generation &g)
+{
+    auto pair = [](Generation::Pair &p) {
+        int fds[2];
+        if (!ipc::seqpacket_pair(fds))
+            return false;
+        p.child = fds[0];
+        p.peer = fds[1];
+        return true;
+    };
+    g.auth_channels.resize(g.positions.size());
+    g.control.resize(g.positions.size());
+    bool ok = true;
+    for (std::size_t i = 0; i < g.positions.size(); ++i)
+        ok = ok && pair(g.auth_channels[i]) && pair(g.control[i]);
+    Generation::Pair grants;
+    ok = ok && pair(grants);
+    g.grant_auth = grants.child;
+    g.grant_master = grants.peer;
+    if (!ok) {
+        log::writef(log::Err, "", "event=channels_failed why=%s",
+                    log::quote(std::strerror(errno)).c_str());
+        g.close_channels();
+        return false;
+    }
+    auto watch = [&](int fd, Endpoint e) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        channel_of_[fd] = e;
+    };
+    watch(g.grant_master, Endpoint{&g, true, 0});
+    for (std::size_t i = 0; i < g.control.size(); ++i)
+        watch(g.control[i].peer, Endpoint{&g, false, i});
+    return true;
+}
+
+bool Master::spawn_auth(Generation &g)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log::writef(log::Err, "", "event=auth_not_started why=%s",
+                    log::quote(std::strerror(errno)).c_str());
+        return false;
+    }
+    if (pid == 0) {
+        close(epoll_);
+        close(signal_fd_);
+        for (auto &[wpid, w] : workers_)
+            if (w.ready_fd >= 0)
+                close(w.ready_fd);
+        if (detached_.report_fd >= 0)
+            close(detached_.report_fd);
+        for (auto &[text, l] : bound_)
+            close(l.fd); // the auth process never sees a client
+        AuthProcessRole role;
+        std::vector<int> keep{g.grant_auth};
+        for (const auto &p : g.auth_channels) {
+            role.channels.push_back(p.peer);
+            keep.push_back(p.peer);
+        }
+        close_foreign_fds(keep);
+        role.master_channel = g.grant_auth;
+        prctl(PR_SET_NAME, "modpop3d-auth");
+        role.fast_uid = fast_path_uid(g.conf.core);
+        unsetenv("NOTIFY_SOCKET");
+        int rc = run_auth_process(g.conf, *g.modules, std::move(role));
+        _exit(rc);
+    }
+    g.auth_pid = pid;
+    g.auth_started_ms = now_ms();
+    g.auth_restart_due_ms = 0;
+    auths_[pid] = &g;
+    log::writef(log::Info, "", "event=auth_started pid=%d generation=%u root=%d", pid, g.id,
+                getuid() == 0 && auth_needs_root(*g.modules) ? 1 : 0);
+    return true;
+}
+
+void Master::on_grant(Generation &g)
+{
+    for (int i = 0; i < 64; ++i) {
+        ipc::Message m;
+        std::vector<int> fds;
+        ipc::Io r = ipc::receive_message(g.grant_master, m, fds, true);
+        for (int fd : fds)
+            close(fd);
+        if (r == ipc::Io::again || r == ipc::Io::closed)
+            return;
+        auto slot = m.number("slot", g.positions.size() - 1);
+        const std::string token = m.value("token");
+        Grant grant;
+        grant.gen = &g;
+        for (const auto &[k, v] : m.fields)
+            if (k.size() > 2 && k.compare(0, 2, "r.") == 0)
+                grant.result[k.substr(2)] = v;
+        ipc::Message ids;
+        ids.add("uid", grant.result["uid"]).add("gid", grant.result["gid"]);
+        auto uid = ids.number("uid", UINT32_MAX - 1);
+        auto gid = ids.number("gid", UINT32_MAX - 1);
+        if (r != ipc::Io::ok || m.type != "grant" || !slot || token.size() != 32 || !uid ||
+            *uid == 0 || m.value("user").empty()) {
+            log::write(log::Err, "", "event=grant_refused why=\"malformed grant\"");
+            continue;
+        }
+        if (!gid) {
+            // No gid in the result: the user's primary group, if the
+            // system knows the uid.
+            passwd *pw = getpwuid(static_cast<uid_t>(*uid));
+            if (pw == nullptr) {
+                log::writef(log::Err, "", "event=grant_refused uid=%llu why=\"no gid\"",
+                            static_cast<unsigned long long>(*uid));
+                continue;
+            }
+            gid = pw->pw_gid;
+        }
+        grant.slot = *slot;
+        grant.user = m.value("user");
+        grant.uid = static_cast<uid_t>(*uid);
+        grant.gid = static_cast<gid_t>(*gid);
+        grant.expires_ms = now_ms() + grant_lifetime_ms;
+        uint64_t now = now_ms();
+        for (auto it = grants_.begin(); it != grants_.end();)
+            it = it->second.expires_ms < now ? grants_.erase(it) : std::next(it);
+        if (grants_.size() >= max_grants) {
+            log::write(log::Err, "", "event=grant_refused why=\"too many unused grants\"");
+            continue;
+        }
+        grants_[token] = std::move(grant);
+    }
+}
+
+void Master::on_control(Generation &g, std::size_t position)
+{
+    for (int i = 0; i < 16; ++i) {
+        ipc::Message m;
+        std::vector<int> fds;
+        ipc::Io r = ipc::receive_message(g.control[position].peer, m, fds, true);
+        if (r == ipc::Io::again || r == ipc::Io::closed)
+            return;
+        auto refuse = [&](const std::string &why) {
+            log::writef(log::Err, "", "event=session_refused slot=%zu why=%s", position,
+                        log::quote(why).c_str());
+            if (r == ipc::Io::ok && m.type == "session" && fds.size() == 1)
+                tell_temp_failure(fds[0]); // the client's login gets an answer
+            for (int fd : fds)
+                close(fd);
+        };
+        SessionHandover h;
+        std::string why;
+        if (r != ipc::Io::ok || m.type != "session" || fds.size() != 1 || !h.from_message(m, why)) {
+            refuse(why.empty() ? "malformed hand-over" : why);
+            continue;
+        }
+        h.fd = fds[0];
+        // The grant was sent before the answer that named it: read what the
+        // auth process has sent so far before looking it up.
+        on_grant(g);
+        auto it = grants_.find(h.token);
+        if (it == grants_.end() || it->second.gen != &g || it->second.slot != position ||
+            it->second.expires_ms < now_ms()) {
+            refuse("no grant for this worker");
+            continue;
+        }
+        Grant grant = std::move(it->second);
+        grants_.erase(it); // a grant serves once
+        spawn_session(g, std::move(grant), std::move(h));
+    }
+}
+
+void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log::writef(log::Err, "", "event=session_not_started user=%s why=%s",
+                    log::quote(grant.user).c_str(), log::quote(std::strerror(errno)).c_str());
+        tell_temp_failure(handover.fd);
+        close(handover.fd);
+        return;
+    }
+    if (pid == 0) {
+        close(epoll_);
+        close(signal_fd_);
+        for (auto &[wpid, w] : workers_)
+            if (w.ready_fd >= 0)
+                close(w.ready_fd);
+        if (detached_.report_fd >= 0)
+            close(detached_.report_fd);
+        for (auto &[text, l] : bound_)
+            close(l.fd);
+        close_foreign_fds({});
+        prctl(PR_SET_NAME, "modpop3d-sess");
+        unsetenv("NOTIFY_SOCKET");
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+        SessionGrant sg;
+        sg.user = grant.user;
+        sg.uid = grant.uid;
+        sg.gid = grant.gid;
+        sg.result = std::move(grant.result);
+        int rc = run_session_process(g.conf, *g.modules, sg, std::move(handover), limits_.get());
+        _exit(rc);
+    }
+    close(handover.fd);
+    sessions_[pid] = grant.user;
+    log::writef(log::Debug, "", "event=session_started pid=%d user=%s uid=%u", pid,
+                log::quote(grant.user).c_str(), static_cast<unsigned>(grant.uid));
+}
+
 // worker_main - the child side of spawn(): shed the master's descriptors,
 // drop privileges, initialise the modules, serve; never returns.
-void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
+void Master::worker_main(Generation &g, std::size_t position, unsigned slot, int ready_fd)
 {
     // What the master owns and a worker must not hold: the master's loop,
     // other workers' report pipes, the start-up report pipe, and listeners
@@ -358,7 +659,9 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
         if (!mine)
             close(l.fd);
     }
-    unsetenv("NOTIFY_SOCKET"); // the master speaks to systemd
+    close_foreign_fds({g.auth_channels[position].child, g.control[position].child});
+    prctl(PR_SET_NAME, "modpop3d-login"); // ps and /proc/PID/comm tell the roles apart
+    unsetenv("NOTIFY_SOCKET");            // the master speaks to systemd
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -371,6 +674,8 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
     role.slot = slot;
     role.listeners = g.listeners;
     role.tls = g.tls;
+    role.auth_socket = g.auth_channels[position].child;
+    role.control_socket = g.control[position].child;
     role.ready = [ready_fd] {
         ssize_t ignored = write(ready_fd, "R", 1);
         (void)ignored;
@@ -385,8 +690,10 @@ void Master::worker_main(Generation &g, unsigned slot, int ready_fd)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_)
         _exit(0);
+    // Auth and hook instances live in the auth process: a worker runs no
+    // auth module code.
     config::Diagnostics diags;
-    if (!g.modules->process_init(diags)) {
+    if (!g.modules->process_init(diags, 1u << MODPOP3D_KIND_MAILBOX)) {
         for (const auto &l : diags.lines())
             log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(l).c_str());
         _exit(worker_setup_failed);
@@ -463,6 +770,22 @@ void Master::reap()
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
+        if (auto a = auths_.find(pid); a != auths_.end()) {
+            Generation *g = a->second;
+            auths_.erase(a);
+            on_auth_exit(*g, pid, status);
+            continue;
+        }
+        if (auto se = sessions_.find(pid); se != sessions_.end()) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                log::writef(log::Warning, "", "event=session_exited pid=%d user=%s %s", pid,
+                            log::quote(se->second).c_str(),
+                            WIFSIGNALED(status)
+                                ? ("signal=" + std::to_string(WTERMSIG(status))).c_str()
+                                : ("status=" + std::to_string(WEXITSTATUS(status))).c_str());
+            sessions_.erase(se);
+            continue;
+        }
         auto it = workers_.find(pid);
         if (it == workers_.end())
             continue;
@@ -532,11 +855,49 @@ void Master::on_exit(Worker w, int status)
         restart_due();
 }
 
+void Master::on_auth_exit(Generation &g, pid_t pid, int status)
+{
+    g.auth_pid = 0;
+    std::string how = WIFSIGNALED(status) ? "signal=" + std::to_string(WTERMSIG(status))
+                                          : "status=" + std::to_string(WEXITSTATUS(status));
+    if (stopping_ || g.retiring || (&g != current_ && &g != pending_)) {
+        log::writef(log::Info, "", "event=auth_exited pid=%d generation=%u %s", pid, g.id,
+                    how.c_str());
+        drop_finished_generations();
+        return;
+    }
+    if (!started_) {
+        log::writef(log::Err, "", "event=auth_exited pid=%d generation=%u %s", pid, g.id,
+                    how.c_str());
+        std::cerr << "modpop3d: the auth process exited while starting (" << how
+                  << "); see the log\n";
+        start_failed_ = true;
+        begin_stop(0);
+        return;
+    }
+    // Restarted on the same channels: logins under way were lost (their
+    // clients get -ERR [SYS/TEMP] after auth-timeout), new ones go on.
+    uint64_t lived = now_ms() - g.auth_started_ms;
+    g.auth_quick_exits = lived < quick_exit_ms ? g.auth_quick_exits + 1 : 0;
+    uint64_t delay = 0;
+    if (g.auth_quick_exits > 0)
+        delay = std::min(backoff_max_ms, backoff_first_ms << std::min(g.auth_quick_exits - 1, 10u));
+    log::writef(log::Warning, "", "event=auth_exited pid=%d generation=%u %s restart_in_ms=%llu",
+                pid, g.id, how.c_str(), static_cast<unsigned long long>(delay));
+    g.auth_restart_due_ms = now_ms() + delay;
+    if (delay == 0)
+        restart_due();
+}
+
 void Master::restart_due()
 {
     if (stopping_ || current_ == nullptr)
         return;
     uint64_t now = now_ms();
+    for (Generation *ag : {current_, pending_})
+        if (ag != nullptr && ag->auth_pid == 0 && ag->auth_restart_due_ms != 0 &&
+            ag->auth_restart_due_ms <= now && !spawn_auth(*ag))
+            ag->auth_restart_due_ms = now + backoff_max_ms;
     Generation &g = *current_;
     for (std::size_t i = 0; i < g.positions.size(); ++i) {
         auto &pos = g.positions[i];
@@ -552,6 +913,9 @@ int Master::next_timeout() const
         for (const auto &pos : current_->positions)
             if (!pos.running && pos.restart_due_ms != 0)
                 due = std::min(due, std::max(pos.restart_due_ms, now));
+    for (Generation *g : {current_, pending_})
+        if (g != nullptr && !stopping_ && g->auth_pid == 0 && g->auth_restart_due_ms != 0)
+            due = std::min(due, std::max(g->auth_restart_due_ms, now));
     if (stopping_ && kill_at_ms_ != 0)
         due = std::min(due, std::max(kill_at_ms_, now));
     return static_cast<int>(due - now);
@@ -561,9 +925,18 @@ void Master::drop_finished_generations()
 {
     for (auto it = gens_.begin(); it != gens_.end();) {
         Generation *g = it->get();
-        if (g != current_ && g != pending_ && g->alive == 0) {
-            // Its workers are gone: free its instances here, then its
-            // modules (instance_free before dlclose).
+        if (g != current_ && g != pending_ && g->alive == 0 && g->auth_pid != 0) {
+            kill(g->auth_pid, SIGTERM); // its workers are gone: nobody asks it any more
+            ++it;
+        } else if (g != current_ && g != pending_ && g->alive == 0) {
+            // Its workers and auth process are gone: free its instances
+            // here, then its modules (instance_free before dlclose).
+            for (int fd : g->channel_fds())
+                if (channel_of_.erase(fd) != 0)
+                    epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+            for (auto gi = grants_.begin(); gi != grants_.end();)
+                gi = gi->second.gen == g ? grants_.erase(gi) : std::next(gi);
+            g->close_channels();
             g->modules.reset();
             g->loader.reset();
             it = gens_.erase(it);
@@ -628,6 +1001,13 @@ void Master::reload()
         log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
     pending_ = g.get();
     gens_.push_back(std::move(g));
+    if (!make_channels(*pending_) || !spawn_auth(*pending_)) {
+        log::writef(log::Warning, "",
+                    "event=reload_failed generation=%u why=\"cannot start its auth process\"",
+                    pending_->id);
+        abandon_pending();
+        return;
+    }
     for (std::size_t i = 0; i < pending_->positions.size(); ++i)
         if (!spawn(*pending_, i)) {
             log::writef(log::Warning, "",
@@ -653,6 +1033,8 @@ void Master::begin_stop(int signo)
     }
     for (auto &[pid, w] : workers_)
         kill(pid, SIGTERM);
+    for (auto &[pid, user] : sessions_)
+        kill(pid, SIGTERM); // they drain like the workers' sessions
     // Once the workers closed their copies, new clients are refused rather
     // than left waiting in a backlog nobody accepts from.
     for (auto &[text, l] : bound_)
@@ -733,6 +1115,10 @@ int Master::run()
     first->active = true;
     current_ = first.get();
     gens_.push_back(std::move(first));
+    if (!make_channels(*current_) || !spawn_auth(*current_)) {
+        start_failed_ = true;
+        begin_stop(0);
+    }
     for (std::size_t i = 0; i < current_->positions.size() && !stopping_; ++i)
         if (!spawn(*current_, i)) {
             start_failed_ = true;
@@ -740,10 +1126,18 @@ int Master::run()
         }
 
     epoll_event events[32];
-    while (!(stopping_ && workers_.empty())) {
+    while (!(stopping_ && workers_.empty() && auths_.empty() && sessions_.empty())) {
         int n = epoll_wait(epoll_, events, 32, next_timeout());
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
+            if (auto ch = channel_of_.find(fd); ch != channel_of_.end()) {
+                Endpoint e = ch->second;
+                if (e.grant)
+                    on_grant(*e.gen);
+                else
+                    on_control(*e.gen, e.position);
+                continue;
+            }
             if (fd != signal_fd_) {
                 on_ready(fd);
                 continue;
@@ -761,11 +1155,18 @@ int Master::run()
         }
         reap(); // a SIGCHLD merged with one already read is not lost
         restart_due();
+        if (stopping_ && workers_.empty())
+            for (auto &[pid, g] : auths_)
+                kill(pid, SIGTERM); // no worker left to ask it anything
         if (stopping_ && kill_at_ms_ != 0 && now_ms() >= kill_at_ms_) {
             for (auto &[pid, w] : workers_) {
                 log::writef(log::Warning, "", "event=worker_killed pid=%d why=drain_timeout", pid);
                 kill(pid, SIGKILL);
             }
+            for (auto &[pid, user] : sessions_)
+                kill(pid, SIGKILL);
+            for (auto &[pid, g] : auths_)
+                kill(pid, SIGKILL);
             kill_at_ms_ = 0;
         }
     }

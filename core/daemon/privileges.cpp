@@ -90,4 +90,34 @@ bool drop_privileges(const config::CoreSettings &s, std::string &why)
     return true;
 }
 
+uid_t fast_path_uid(const config::CoreSettings &s)
+{
+    if (!s.mail_user.empty())
+        if (passwd *pw = getpwnam(s.mail_user.c_str()); pw != nullptr)
+            return pw->pw_uid;
+    return getuid();
+}
+
+bool become_user(const std::string &user, uid_t uid, gid_t gid, std::string &why)
+{
+    if (uid == 0) {
+        why = "sessions never run as root";
+        return false;
+    }
+    // The user's own groups when the system knows the name with this uid
+    // (a PAM or passwd user); otherwise only the granted group.
+    passwd *pw = getpwnam(user.c_str());
+    int rc =
+        pw != nullptr && pw->pw_uid == uid ? initgroups(user.c_str(), gid) : setgroups(1, &gid);
+    if (rc != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        why = "cannot switch to uid " + std::to_string(uid) + ": " + std::strerror(errno);
+        return false;
+    }
+    if (setuid(0) == 0 || getuid() == 0 || geteuid() == 0 || (getgid() == 0 && gid != 0)) {
+        why = "could regain root after switching to uid " + std::to_string(uid);
+        return false;
+    }
+    return true;
+}
+
 } // namespace modpop3d::daemon

@@ -5,6 +5,7 @@
 #include "config/core_config.hpp"
 
 #include <string>
+#include <sys/types.h>
 
 namespace modpop3d::daemon
 {
@@ -18,5 +19,14 @@ bool check_privileges(const config::CoreSettings &s, std::string &why);
 // is refused; when not root, mail-user (if set) must be the current user
 // and nothing changes.
 bool drop_privileges(const config::CoreSettings &s, std::string &why);
+
+// fast_path_uid - the uid virtual-mail sessions run as in the workers:
+// mail-user's, or the current user's when that is not set.
+uid_t fast_path_uid(const config::CoreSettings &s);
+
+// become_user - a system user's session process: supplementary groups of
+// `user` (or only `gid` when it has none here), gid, uid; refuses uid 0 and
+// proves root cannot be regained. Only as root.
+bool become_user(const std::string &user, uid_t uid, gid_t gid, std::string &why);
 
 } // namespace modpop3d::daemon

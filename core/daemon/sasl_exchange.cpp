@@ -91,8 +91,8 @@ struct SaslExchanges::Exchange {
     bool awaiting_ack = false;                  // final data sent, waiting for ""
 };
 
-SaslExchanges::SaslExchanges(AuthChain &chain, const config::CoreSettings &settings)
-    : chain_(chain), settings_(settings)
+SaslExchanges::SaslExchanges(AuthService &auth, const config::CoreSettings &settings)
+    : chain_(&auth), settings_(settings)
 {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
@@ -118,7 +118,7 @@ std::vector<std::string> SaslExchanges::mechanisms(bool tls_active) const
                          name) != settings_.sasl_mechanisms.end();
     };
     std::vector<std::string> m;
-    if (chain_.can_serve_credentials()) {
+    if (chain_->can_serve_credentials()) {
         if (tls_active && enabled(sasl::scram_sha256_plus))
             m.emplace_back(sasl::scram_sha256_plus);
         if (enabled(sasl::scram_sha256))
@@ -178,7 +178,7 @@ void SaslExchanges::step(ThreadPool &pool, uint64_t id,
         opt.time = static_cast<uint64_t>(std::time(nullptr));
         opt.mock_key = mock_key_;
         opt.binding = binding;
-        opt.plus_advertised = binding.available() && chain_.can_serve_credentials();
+        opt.plus_advertised = binding.available() && chain_->can_serve_credentials();
         ex->mech = sasl::make_mechanism(step.mechanism, std::move(opt));
         active_[id] = ex;
         if (!ex->mech) // the engine only passes what mechanisms() listed
@@ -272,7 +272,7 @@ void SaslExchanges::handle(ThreadPool &pool, uint64_t id, const std::shared_ptr<
     pool.submit(
         [this, ex, session, job, schemes] {
             try {
-                job->answer = chain_.lookup_credentials(*session, ex->login, schemes);
+                job->answer = chain_->lookup_credentials(*session, ex->login, schemes);
             } catch (...) { // no memory: try again later
                 job->answer.status = MODPOP3D_E_TEMP;
                 return;
@@ -346,7 +346,7 @@ void SaslExchanges::finish(ThreadPool &pool, uint64_t id, const std::shared_ptr<
     }
     // The auth-time hooks, as for USER/PASS, on the pool (they may block).
     pool.submit([this, session,
-                 answer] { answer->status = chain_.run_auth_hooks(*session, answer->status); },
+                 answer] { answer->status = chain_->run_auth_hooks(*session, answer->status); },
                 [id, answer, login = ex->login, deliver] {
                     Event ev;
                     ev.kind = Event::Kind::done;

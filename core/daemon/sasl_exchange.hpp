@@ -41,7 +41,10 @@ sasl::ChannelBinding channel_binding_of(const tls::Stream *tls);
 class SaslExchanges
 {
   public:
-    SaslExchanges(AuthChain &chain, const config::CoreSettings &settings);
+    SaslExchanges(AuthService &auth, const config::CoreSettings &settings);
+    // use - where lookups and hooks go from now on (the auth process, once
+    // a worker has its channel).
+    void use(AuthService &auth) { chain_ = &auth; }
     ~SaslExchanges();
     SaslExchanges(const SaslExchanges &) = delete;
     SaslExchanges &operator=(const SaslExchanges &) = delete;
@@ -87,7 +90,7 @@ class SaslExchanges
     bool current(uint64_t id, const std::shared_ptr<Exchange> &ex) const;
     void prune();
 
-    AuthChain &chain_;
+    AuthService *chain_;
     const config::CoreSettings &settings_;
     std::string hostname_;
     std::string mock_key_;

@@ -18,6 +18,7 @@
 #include "auth/password.hpp"
 #include "daemon/maildrop.hpp"
 #include "daemon/privileges.hpp"
+#include "ipc/message.hpp"
 #include "modload/host_services.hpp"
 #include "net/cidr.hpp"
 #include "net/proxy_protocol.hpp"
@@ -56,6 +57,8 @@ constexpr std::size_t stream_high_water = 256 * 1024; // pause the mailbox above
 constexpr uint64_t listener_tag = 1ull << 63;         // epoll data for listeners
 constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
 constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
+constexpr uint64_t relay_tag = 1ull << 60; // | connection id: a TLS relay's socketpair end
+constexpr std::size_t relay_high_water = 256 * 1024; // stop reading a side above this
 
 // set_user_facts - "user", and "local_part"/"domain" split at the last '@',
 // as modules read them with session_get() (not only through templates).
@@ -126,6 +129,8 @@ const char *reason_name(pop3::CloseReason r)
         return "tls_failed";
     case pop3::CloseReason::retrieve_failed:
         return "retrieve_failed";
+    case pop3::CloseReason::maildrop_failed:
+        return "maildrop_failed";
     default:
         return "protocol_misuse";
     }
@@ -160,6 +165,16 @@ struct Connection {
     bool hard_close = false;
     const char *close_reason = "disconnected";
     bool logged_in = false;
+    bool counted = true;      // admitted in the shared limits (released by destroy)
+    bool handed_over = false; // given to a session process: close quietly
+    bool tls_relayed = false; // session process: the worker relays TLS for it
+    // A TLS connection handed to a session process: the worker relays the
+    // decrypted stream over a socketpair (relay_fd); `out` holds bytes for
+    // the client, `relay_out` bytes for the session process.
+    int relay_fd = -1;
+    std::string relay_out;
+    bool client_eof = false;
+    uint32_t relay_interest = 0;
     uint64_t accepted_ms = 0, last_activity_ms = 0, last_write_ms = 0, login_ms = 0;
     uint32_t interest = 0;
 
@@ -206,6 +221,8 @@ bool Server::become_worker(WorkerRole role, std::string &why)
     slot_ = role.slot;
     listeners_ = std::move(role.listeners);
     worker_ready_ = std::move(role.ready);
+    auth_socket_ = role.auth_socket;
+    control_socket_ = role.control_socket;
     tls_contexts_ = std::move(role.tls);
     if (tls_contexts_.size() != listeners_.size()) {
         why = "internal error: TLS contexts do not match the listeners";
@@ -235,6 +252,19 @@ int Server::run()
         limits_ = own_limits_.get();
     }
     pool_ = std::make_unique<ThreadPool>(static_cast<unsigned>(settings_.auth_threads));
+    if (auth_socket_ >= 0) {
+        // A worker: logins are checked by the auth process. What the
+        // modules can do is known here from their descriptors.
+        RemoteAuth::Facts facts;
+        facts.can_serve_credentials = chain_.can_serve_credentials();
+        for (uint32_t ev :
+             {MODPOP3D_EV_AUTH_OK, MODPOP3D_EV_AUTH_FAIL, MODPOP3D_EV_LOGIN, MODPOP3D_EV_LOGOUT})
+            if (chain_.has_hooks(ev))
+                facts.hook_events |= ev;
+        remote_ = std::make_unique<RemoteAuth>(auth_socket_, facts, settings_.auth_timeout_ms);
+        auth_ = remote_.get();
+        sasl_.use(*auth_);
+    }
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
@@ -264,12 +294,21 @@ int Server::run()
         stopping_ = true; // accept nothing more; run until the session ends
         stop_deadline_ms_ = UINT64_MAX;
     }
+    if (handover_) {
+        add(signal_fd_, signal_tag);
+        add(pool_->event_fd(), pool_tag);
+        adopt_handover();
+        stopping_ = true; // one session; run until it ends
+        stop_deadline_ms_ = UINT64_MAX;
+    }
     std::string names;
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         add(listeners_[i].fd, listener_tag | i);
         names += (names.empty() ? "" : ",") + listeners_[i].spec.text;
     }
-    if (inetd_fd_ < 0 && worker_) {
+    if (handover_) {
+        // a session process: nothing to announce
+    } else if (inetd_fd_ < 0 && worker_) {
         add(signal_fd_, signal_tag);
         add(pool_->event_fd(), pool_tag);
         if (worker_ready_)
@@ -327,6 +366,10 @@ int Server::run()
                 std::size_t idx = tag & ~listener_tag;
                 if (idx < listeners_.size())
                     accept_on(idx);
+            } else if (tag & relay_tag) {
+                auto it = connections_.find(tag & ~relay_tag);
+                if (it != connections_.end())
+                    relay(*it->second, events[i].events, true);
             } else {
                 auto it = connections_.find(tag);
                 if (it != connections_.end())
@@ -394,6 +437,30 @@ void Server::accept_on(std::size_t index)
         }
         add_connection(fd, peer, l.spec, tls_contexts_[index]);
     }
+}
+
+pop3::EngineConfig Server::engine_config() const
+{
+    pop3::EngineConfig ec;
+    ec.greeting = "modpop3d ready";
+    ec.capabilities.implementation = settings_.implementation;
+    ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
+    ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
+    ec.commit_on_early_close = settings_.commit_on_early_close;
+    if (settings_.login_delay_ms > 0) {
+        // Announced before login as the server's value, with USER because an
+        // auth module may give a user another one (RFC 2449).
+        ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
+        ec.capabilities.login_delay_per_user = true;
+    }
+    if (settings_.expire_days >= -1) {
+        ec.capabilities.expire =
+            settings_.expire_days == -1
+                ? pop3::Expire{true, 0}
+                : pop3::Expire{false, static_cast<uint32_t>(settings_.expire_days)};
+        ec.capabilities.expire_per_user = true;
+    }
+    return ec;
 }
 
 pop3::ConnectionFacts Server::facts_for(const Connection &c, bool tls_active) const
@@ -526,28 +593,10 @@ void Server::start_session(Connection &c_ref)
     if (!c->listener.domain.empty())
         c->session->set("listener_domain", c->listener.domain);
 
-    pop3::EngineConfig ec;
-    ec.greeting = "modpop3d ready";
-    ec.capabilities.implementation = settings_.implementation;
-    ec.max_bad_commands = static_cast<uint32_t>(settings_.max_bad_commands);
-    ec.max_auth_failures = static_cast<uint32_t>(settings_.max_auth_failures);
-    ec.commit_on_early_close = settings_.commit_on_early_close;
-    if (settings_.login_delay_ms > 0) {
-        // Announced before login as the server's value, with USER because an
-        // auth module may give a user another one (RFC 2449).
-        ec.capabilities.login_delay = static_cast<uint32_t>(settings_.login_delay_ms / 1000);
-        ec.capabilities.login_delay_per_user = true;
-    }
-    if (settings_.expire_days >= -1) {
-        ec.capabilities.expire =
-            settings_.expire_days == -1
-                ? pop3::Expire{true, 0}
-                : pop3::Expire{false, static_cast<uint32_t>(settings_.expire_days)};
-        ec.capabilities.expire_per_user = true;
-    }
+    pop3::EngineConfig ec = engine_config();
     const bool implicit_tls = c->tls_context && c->listener.tls == net::TlsMode::implicit;
     pop3::ConnectionFacts facts = facts_for(*c, implicit_tls);
-    if (settings_.apop && chain_.can_serve_credentials()) {
+    if (settings_.apop && auth_->can_serve_credentials()) {
         unsigned char rnd[12];
         modload::host_table()->random_bytes(rnd, sizeof rnd);
         std::string ts = "<";
@@ -631,6 +680,10 @@ void Server::continue_handshake(Connection &c)
 void Server::on_io(Connection &c, uint32_t events)
 {
     uint64_t id = c.id;
+    if (c.relay_fd >= 0) {
+        relay(c, events, false);
+        return;
+    }
     if (c.proxy_pending) {
         read_proxy_header(c);
         return;
@@ -837,10 +890,8 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
     pool_->submit(
         [this, session, result, apop, user, secret = std::move(secret),
          timestamp = std::move(timestamp)]() mutable {
-            *result = apop ? chain_.verify_apop(*session, user, timestamp, secret)
-                           : chain_.verify_plain(*session, user, secret);
+            *result = auth_->login(*session, apop, user, secret, timestamp);
             std::fill(secret.begin(), secret.end(), '\0');
-            result->status = chain_.run_auth_hooks(*session, result->status);
         },
         [this, id, result] {
             auto it = connections_.find(id);
@@ -853,6 +904,15 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
 
 void Server::deliver_auth(Connection &c, int32_t status)
 {
+    if (status == MODPOP3D_OK && c.auth_result.count("grant") != 0) {
+        // A system user: the auth process granted a session process; the
+        // master forks it and this worker lets go of the connection.
+        std::string token = c.auth_result["grant"];
+        if (hand_over(c, token))
+            return;
+        status = MODPOP3D_E_TEMP;
+        c.auth_result.clear();
+    }
     if (status == MODPOP3D_OK) {
         c.auth_pending = false;
         const std::string &canonical = c.auth_result["user"];
@@ -961,7 +1021,7 @@ void Server::open_maildrop(Connection &c)
     info.messages = static_cast<uint32_t>(messages.size());
     info.octets = octets;
     info.mailbox_path = c.maildrop.location().c_str();
-    int32_t veto = chain_.run_hooks(MODPOP3D_EV_LOGIN, *c.session, info);
+    int32_t veto = auth_->run_hooks(MODPOP3D_EV_LOGIN, *c.session, info);
     if (veto != MODPOP3D_OK) {
         fail(veto == MODPOP3D_E_TEMP ? pop3::Outcome::temp_failure : pop3::Outcome::auth_failed,
              "a hook refused the login");
@@ -989,8 +1049,8 @@ void Server::open_maildrop(Connection &c)
                 "event=login user=%s rip=%s lip=%s tls=%d method=%s messages=%zu octets=%llu "
                 "mailbox=%s",
                 log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
-                c.tls ? 1 : 0, c.method, count, static_cast<unsigned long long>(octets),
-                log::quote(c.maildrop.location()).c_str());
+                c.tls || c.tls_relayed ? 1 : 0, c.method, count,
+                static_cast<unsigned long long>(octets), log::quote(c.maildrop.location()).c_str());
 }
 
 namespace
@@ -1083,6 +1143,13 @@ void Server::flush(Connection &c)
                 break;
         }
         // The client is gone: nothing more can be sent.
+        if (c.relay_fd >= 0) {
+            c.hard_close = true;
+            c.closing = true;
+            c.out.clear();
+            c.out_pos = 0;
+            return;
+        }
         c.engine->connection_lost();
         c.hard_close = true;
         c.closing = true;
@@ -1135,7 +1202,7 @@ void Server::destroy(Connection &c)
                     "retrieved_octets=%llu deleted=%u deleted_octets=%llu expired=%u "
                     "duration_ms=%llu",
                     log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
-                    c.tls ? 1 : 0, c.method, c.close_reason, s.retrieved_messages,
+                    c.tls || c.tls_relayed ? 1 : 0, c.method, c.close_reason, s.retrieved_messages,
                     static_cast<unsigned long long>(s.retrieved_octets), s.deleted_messages,
                     static_cast<unsigned long long>(s.deleted_octets), c.maildrop.expired(),
                     static_cast<unsigned long long>(duration));
@@ -1150,15 +1217,20 @@ void Server::destroy(Connection &c)
         info.deleted_octets = s.deleted_octets;
         info.duration_usec = duration * 1000;
         info.mailbox_path = c.maildrop.location().c_str();
-        chain_.run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
+        auth_->run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
     }
     c.maildrop.close(); // releases the lock; deletes nothing
     if (c.tls && !c.handshaking && !c.hard_close)
         c.tls->shutdown(); // close_notify, best effort
     c.tls.reset();
+    if (c.relay_fd >= 0) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, c.relay_fd, nullptr);
+        close(c.relay_fd);
+    }
     epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
     close(c.fd);
-    limits_->release(slot_, c.peer.limit_key);
+    if (c.counted)
+        limits_->release(slot_, c.peer.limit_key);
     connections_.erase(c.id);
 }
 
@@ -1185,6 +1257,14 @@ void Server::tick()
         Connection &c = *cp;
         if (c.closing)
             continue;
+        if (c.relay_fd >= 0) {
+            // The session process keeps its own timers; the relay only
+            // drops a client that stopped reading.
+            if (c.pending_out() > 0 &&
+                now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms))
+                stalled.push_back(id);
+            continue;
+        }
         if (c.handshaking) {
             if (now > c.handshake_deadline_ms)
                 expired.push_back(id);
@@ -1234,12 +1314,229 @@ void Server::tick()
         if (it == connections_.end())
             continue;
         Connection &c = *it->second;
-        c.engine->connection_lost();
+        if (c.relay_fd < 0)
+            c.engine->connection_lost();
         c.hard_close = true;
         c.closing = true;
         c.close_reason = "output_stalled";
         destroy(c);
     }
+}
+
+bool Server::hand_over(Connection &c, const std::string &token)
+{
+    auto fail = [&](const char *why) {
+        log::writef(log::Err, "", "event=handover_failed user=%s rip=%s why=%s",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), log::quote(why).c_str());
+        return false;
+    };
+    if (control_socket_ < 0)
+        return fail("system users' sessions need the master (not in inetd mode)");
+    if (!c.out.empty() && c.pending_out() > 0)
+        return fail("unsent output"); // cannot happen: the engine awaits auth
+    std::optional<std::string> pending = c.engine->take_pending_input();
+    if (!pending)
+        return fail("the session is not at a login");
+    SessionHandover h;
+    h.token = token;
+    h.tls = c.tls != nullptr;
+    h.method = c.method;
+    h.login = c.login_name;
+    h.pending = std::move(*pending);
+    h.peer_ip = c.peer.ip;
+    h.peer_port = c.peer.port;
+    h.local_ip = c.local.ip;
+    h.local_port = c.local.port;
+    if (const std::string *l = c.session->get("listener"))
+        h.listener = *l;
+    for (const auto &[k, v] : c.session->facts)
+        h.facts[k] = v;
+    int pass_fd = c.fd;
+    int pair[2] = {-1, -1};
+    if (c.tls) {
+        // The keys stay here: the session process gets a plaintext socket
+        // and this worker relays.
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
+            return fail(std::strerror(errno));
+        pass_fd = pair[1];
+    }
+    ipc::Message m = h.to_message();
+    ipc::Io r = ipc::send_message(control_socket_, m, {pass_fd}, true);
+    m.wipe();
+    if (r != ipc::Io::ok) {
+        if (pair[0] >= 0) {
+            close(pair[0]);
+            close(pair[1]);
+        }
+        c.engine->feed(h.pending); // keep serving it here (answered TEMP)
+        return fail("cannot reach the master");
+    }
+    c.auth_pending = false;
+    c.auth_result.clear();
+    if (!c.tls) {
+        c.handed_over = true;
+        c.close_reason = "handed_over";
+        destroy(c); // our copy only: the session process has the socket
+        return true;
+    }
+    close(pair[1]);
+    c.relay_fd = pair[0];
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c.id | relay_tag;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, c.relay_fd, &ev);
+    c.relay_interest = EPOLLIN;
+    relay(c, EPOLLIN, false);
+    return true;
+}
+
+// relay - move bytes between a handed-over TLS client and its session
+// process, with a bound on what is held for either side.
+void Server::relay(Connection &c, uint32_t events, bool from_session)
+{
+    (void)events;
+    (void)from_session;
+    uint64_t id = c.id;
+    char buf[read_chunk];
+    // Client -> session process.
+    c.read_wants_write = false;
+    for (int i = 0; i < 4 && !c.client_eof && !c.closing && c.relay_out.size() < relay_high_water;
+         ++i) {
+        std::size_t got = 0;
+        tls::Io r = c.tls->read(buf, sizeof buf, got);
+        if (r == tls::Io::ok) {
+            c.relay_out.append(buf, got);
+            continue;
+        }
+        if (r == tls::Io::want_write)
+            c.read_wants_write = true;
+        else if (r == tls::Io::closed)
+            c.client_eof = true;
+        else if (r != tls::Io::want_read) {
+            c.hard_close = true;
+            c.closing = true;
+        }
+        break;
+    }
+    while (!c.relay_out.empty()) {
+        ssize_t n = send(c.relay_fd, c.relay_out.data(), c.relay_out.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            c.relay_out.erase(0, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        c.closing = true; // the session process is gone
+        c.relay_out.clear();
+        break;
+    }
+    if (c.client_eof && c.relay_out.empty())
+        shutdown(c.relay_fd, SHUT_WR); // the session sees the client's EOF
+    // Session process -> client.
+    bool session_done = false;
+    while (c.pending_out() < relay_high_water) {
+        ssize_t n = recv(c.relay_fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            c.out.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        session_done = true; // it closed: its last bytes are in `out`
+        break;
+    }
+    flush(c);
+    if (connections_.count(id) == 0)
+        return;
+    if ((session_done || c.closing) && (c.pending_out() == 0 || c.hard_close)) {
+        c.close_reason = "handed_over";
+        destroy(c);
+        return;
+    }
+    if (session_done)
+        c.closing = true;
+    if (!c.client_eof && !c.closing && c.relay_out.size() < relay_high_water && c.tls->buffered())
+        tls_ready_.push_back(c.id);
+    uint32_t want = 0;
+    if (!c.client_eof && !c.closing && c.relay_out.size() < relay_high_water)
+        want |= EPOLLIN;
+    if (c.write_wants_read)
+        want |= EPOLLIN;
+    if (c.pending_out() > 0 || c.read_wants_write)
+        want |= EPOLLOUT;
+    if (want != c.interest) {
+        epoll_event ev{};
+        ev.events = want;
+        ev.data.u64 = c.id;
+        epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+        c.interest = want;
+    }
+    uint32_t rwant = 0;
+    if (!c.closing && c.pending_out() < relay_high_water)
+        rwant |= EPOLLIN;
+    if (!c.relay_out.empty())
+        rwant |= EPOLLOUT;
+    if (rwant != c.relay_interest) {
+        epoll_event ev{};
+        ev.events = rwant;
+        ev.data.u64 = c.id | relay_tag;
+        epoll_ctl(epoll_, EPOLL_CTL_MOD, c.relay_fd, &ev);
+        c.relay_interest = rwant;
+    }
+}
+
+void Server::serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits)
+{
+    handover_ = std::make_unique<SessionHandover>(std::move(handover));
+    grant_ = std::make_unique<SessionGrant>(std::move(grant));
+    limits_ = limits;
+}
+
+void Server::adopt_handover()
+{
+    SessionHandover &h = *handover_;
+    fcntl(h.fd, F_SETFL, fcntl(h.fd, F_GETFL) | O_NONBLOCK);
+    auto c = std::make_unique<Connection>();
+    c->id = next_id_++;
+    c->fd = h.fd;
+    h.fd = -1;
+    c->peer = net::endpoint_of_text(h.peer_ip, h.peer_port);
+    c->local = net::endpoint_of_text(h.local_ip, h.local_port);
+    c->listener.tls = net::TlsMode::none;
+    c->counted = false; // the login worker counted the connection
+    c->tls_relayed = h.tls;
+    c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
+    for (const auto &[k, v] : h.facts)
+        c->session->set(k, v);
+    // What the master checked, not what the worker said.
+    c->auth_result = grant_->result;
+    c->auth_result.erase("grant");
+    set_user_facts(*c->session, grant_->user);
+    if (auto home = c->auth_result.find("home"); home != c->auth_result.end())
+        c->session->set("home", home->second);
+    c->login_name = h.login;
+    pop3::LoginMethod method = pop3::LoginMethod::user_pass;
+    c->method = "USER";
+    if (h.method == "APOP") {
+        method = pop3::LoginMethod::apop;
+        c->method = "APOP";
+    } else if (h.method == "PLAIN") {
+        method = pop3::LoginMethod::sasl_plain;
+        c->method = "PLAIN";
+    } else if (h.method == "LOGIN") {
+        method = pop3::LoginMethod::sasl_login;
+        c->method = "LOGIN";
+    }
+    pop3::ConnectionFacts facts = facts_for(*c, h.tls);
+    c->engine = std::make_unique<pop3::Engine>(
+        pop3::Engine::resume(engine_config(), facts, grant_->user, method, h.pending));
+    std::fill(h.pending.begin(), h.pending.end(), '\0');
+    Connection &ref = *c;
+    connections_[c->id] = std::move(c);
+    epoll_event ev{};
+    ev.data.u64 = ref.id;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, ref.fd, &ev);
+    pump(ref);
 }
 
 int serve_inetd_session(const std::string &config_file, bool foreground_stderr)

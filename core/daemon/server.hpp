@@ -12,7 +12,9 @@
 
 #include "config/core_config.hpp"
 #include "daemon/auth_chain.hpp"
+#include "daemon/auth_remote.hpp"
 #include "daemon/sasl_exchange.hpp"
+#include "daemon/session_process.hpp"
 #include "daemon/shared_limits.hpp"
 #include "daemon/thread_pool.hpp"
 #include "modload/loader.hpp"
@@ -20,6 +22,7 @@
 #include "net/listener.hpp"
 #include "pop3/actions.hpp"
 #include "pop3/capabilities.hpp"
+#include "pop3/engine.hpp"
 #include "tls/context.hpp"
 
 #include <cstdint>
@@ -57,11 +60,17 @@ class Server
         unsigned slot = 0;
         std::vector<net::Listener> listeners;
         std::vector<std::shared_ptr<tls::Context>> tls; // per listener, built by the master
+        int auth_socket = -1;                           // to the auth process (auth_remote.hpp)
+        int control_socket = -1;                        // to the master: system users' sessions
         std::function<void()> ready;
     };
     // become_worker - take the role (listeners, their TLS contexts, the
     // shared limit table); false with `why` set.
     bool become_worker(WorkerRole role, std::string &why);
+    // serve_handover - a session process's one connection, handed over by
+    // a login worker for `grant` (session_process.hpp); run() then returns
+    // when it ends. `limits` is the master's table (LOGIN-DELAY claims).
+    void serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits);
     // run - serve until SIGTERM or SIGINT; returns the exit status.
     int run();
 
@@ -73,6 +82,7 @@ class Server
                         std::shared_ptr<tls::Context> tls);
     void read_proxy_header(Connection &c);
     void start_session(Connection &c);
+    pop3::EngineConfig engine_config() const;
     pop3::ConnectionFacts facts_for(const Connection &c, bool tls_active) const;
     void on_io(Connection &c, uint32_t events);
     void read_input(Connection &c);
@@ -83,6 +93,11 @@ class Server
     void start_auth(Connection &c, bool apop, std::string login, std::string secret,
                     std::string timestamp);
     void deliver_auth(Connection &c, int32_t status);
+    // hand_over - pass a granted system user's connection to the master
+    // for a session process; false when it could not be sent.
+    bool hand_over(Connection &c, const std::string &token);
+    void relay(Connection &c, uint32_t events, bool from_session);
+    void adopt_handover();
     void open_maildrop(Connection &c);
     void stream(Connection &c);
     void commit(Connection &c, bool early);
@@ -96,8 +111,13 @@ class Server
     config::Configuration &config_;
     const config::CoreSettings &settings_;
     modload::ModuleSet &modules_;
-    AuthChain chain_;
+    AuthChain chain_;                       // the modules in this process (inetd mode)
+    std::unique_ptr<RemoteAuth> remote_;    // the auth process (workers)
+    AuthService *auth_ = &chain_;           // where logins are checked
     SaslExchanges sasl_{chain_, settings_}; // CRAM-MD5, SCRAM (sasl_exchange.hpp)
+    int auth_socket_ = -1, control_socket_ = -1;
+    std::unique_ptr<SessionHandover> handover_; // session process: the connection
+    std::unique_ptr<SessionGrant> grant_;
     std::unique_ptr<ThreadPool> pool_;
     std::vector<net::Listener> listeners_;
     std::vector<std::shared_ptr<tls::Context>> tls_contexts_; // per listener; null: no TLS

@@ -143,11 +143,11 @@ bool ModuleSet::instantiate(config::Diagnostics &diags)
     return ok;
 }
 
-bool ModuleSet::process_init(config::Diagnostics &diags)
+bool ModuleSet::process_init(config::Diagnostics &diags, uint32_t kinds)
 {
     bool ok = true;
     for (auto &i : instances_) {
-        if (!i->created || i->module->desc->process_init == nullptr)
+        if (!i->created || i->module->desc->process_init == nullptr || !(kinds & (1u << i->kind())))
             continue;
         int32_t rc = i->module->desc->process_init(i->inst);
         if (rc != MODPOP3D_OK) {

@@ -47,8 +47,11 @@ class ModuleSet
 
     // instantiate - instance_new for each instance (master).
     bool instantiate(config::Diagnostics &diags);
-    // process_init - in a process that will use the instances.
-    bool process_init(config::Diagnostics &diags);
+    // process_init - in a process that will use the instances; only those
+    // whose kind is in `kinds` (a set of 1 << MODPOP3D_KIND_* bits; all by
+    // default): the auth process initialises auth and hook instances, login
+    // workers and session processes mailbox instances.
+    bool process_init(config::Diagnostics &diags, uint32_t kinds = ~0u);
 
     const std::vector<std::unique_ptr<Instance>> &all() const { return instances_; }
     // of_kind - instances of one kind, in priority order (lower first), then

@@ -19,7 +19,7 @@ import pytest
 from conftest import DEFAULT_MODULES, SESSION_GID, SESSION_UID, _start_daemon, free_port
 from pop3wire import Conn, login_retrying, stuffed_body
 
-from procs import BOUND, children, ids, only, state, wait_for, workers_of  # noqa: F401
+from procs import BOUND, auth_of, children, ids, only, state, wait_for, workers_of  # noqa: F401
 
 
 def conn_on(d, worker, all_workers, port=None):
@@ -41,6 +41,43 @@ def rewrite(conf, **changes):
 
 
 # ---------------------------------------------------------------- processes
+
+def test_auth_process_runs_as_mail_user_when_no_module_needs_root(start_daemon):
+    """auth_test does not ask for root: the auth process drops to mail-user
+    like the workers; a login whose uid is mail-user's is served in the
+    worker (no session process); the process roles have their own names."""
+    d = start_daemon(core={"workers": "2"})
+    auth = auth_of(d)
+    assert ids(auth, "Uid") == (SESSION_UID,) * 4
+    assert ids(auth, "Gid") == (SESSION_GID,) * 4
+    d.wait_log(f"event=auth_serving pid={auth} uid={SESSION_UID} channels=2")
+    assert f"event=auth_started pid={auth} generation=1 root=0" in d.log_text()
+    with Conn(d.host, d.port) as c:
+        c.login()
+        assert children(d.proc.pid, "modpop3d-sess") == []
+        assert c.cmd("STAT").startswith("+OK 3 ")
+        assert c.cmd("QUIT").startswith("+OK Logging out")
+    assert sorted(children(d.proc.pid, None)) == sorted(workers_of(d, 2) + [auth])
+
+
+def test_auth_process_killed_is_restarted_and_logins_resume(start_daemon):
+    d = start_daemon(core={"auth-timeout": "1s"})
+    first = auth_of(d)
+    os.kill(first, signal.SIGSTOP)  # hung: a login waits auth-timeout, then TEMP
+    with Conn(d.host, d.port) as c:
+        assert c.cmd("USER alice") == "+OK Send your password\r\n"
+        assert c.cmd("PASS secret").startswith("-ERR [SYS/TEMP]")
+    os.kill(first, signal.SIGKILL)
+    d.wait_log(f"event=auth_exited pid={first} generation=1 signal=9")
+    second = wait_for("a new auth process", lambda: (
+        lambda c: c[0] if len(c) == 1 and c[0] != first else None)(
+            children(d.proc.pid, "modpop3d-auth")))
+    assert ids(second, "Uid") == (SESSION_UID,) * 4
+    c, _ = login_retrying(d.host, d.port)
+    with c:
+        assert c.cmd("QUIT").startswith("+OK Logging out")
+    d.wait_log("event=auth_timeout")
+
 
 def test_master_and_workers_and_their_uids(start_daemon):
     d = start_daemon(core={"workers": "3"})

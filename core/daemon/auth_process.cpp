@@ -1,0 +1,260 @@
+// auth_process.cpp - the auth process's loop (see auth_process.hpp).
+#include "daemon/auth_process.hpp"
+
+#include "daemon/auth_chain.hpp"
+#include "daemon/auth_protocol.hpp"
+#include "daemon/privileges.hpp"
+#include "daemon/thread_pool.hpp"
+#include "ipc/message.hpp"
+#include "util/log.hpp"
+#include "util/words.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+namespace modpop3d::daemon
+{
+
+namespace
+{
+
+constexpr uint64_t pool_tag = 1ull << 62;
+constexpr uint64_t signal_tag = 1ull << 61;
+
+std::string random_token()
+{
+    unsigned char rnd[16];
+    modload::host_table()->random_bytes(rnd, sizeof rnd);
+    static const char hex[] = "0123456789abcdef";
+    std::string t;
+    for (unsigned char b : rnd) {
+        t += hex[b >> 4];
+        t += hex[b & 15];
+    }
+    return t;
+}
+
+class AuthServer
+{
+  public:
+    AuthServer(config::Configuration &conf, modload::ModuleSet &modules, AuthProcessRole role)
+        : settings_(conf.core), role_(std::move(role)),
+          chain_(modules, conf.core.auth_cache_ttl_ms, conf.core.auth_cache_size),
+          pool_(static_cast<unsigned>(conf.core.auth_threads))
+    {
+    }
+    int run();
+
+  private:
+    void on_request(std::size_t slot);
+    void serve(std::size_t slot, ipc::Message request);
+    // grant - for a login whose uid is not the fast path's: tell the master
+    // and put the token in the answer. False (answer TEMP) when the master
+    // cannot be told.
+    bool grant(std::size_t slot, AuthAnswer &answer, const std::string &login);
+
+    const config::CoreSettings &settings_;
+    AuthProcessRole role_;
+    AuthChain chain_;
+    ThreadPool pool_;
+    std::mutex master_mutex_; // grants are sent from pool threads
+};
+
+bool AuthServer::grant(std::size_t slot, AuthAnswer &answer, const std::string &login)
+{
+    auto uid_it = answer.result.find("uid");
+    if (uid_it == answer.result.end())
+        return true; // no uid: the fast path's user serves it
+    ipc::Message probe;
+    probe.add("uid", uid_it->second);
+    auto uid = probe.number("uid", UINT32_MAX - 1);
+    if (!uid) {
+        answer.status = MODPOP3D_E_INTERNAL; // result_set() checked it: cannot happen
+        return true;
+    }
+    if (*uid == role_.fast_uid)
+        return true;
+    std::string user = answer.result.count("user") ? answer.result["user"] : login;
+    if (*uid == 0) {
+        log::writef(log::Err, answer.instance, "event=auth_refused user=%s why=\"uid 0\"",
+                    log::quote(user).c_str());
+        answer.status = MODPOP3D_E_PERM;
+        return true;
+    }
+    std::string token = random_token();
+    ipc::Message g("grant");
+    g.add("token", token).add("slot", std::to_string(slot)).add("user", user);
+    authproto::put_result(g, answer.result);
+    std::lock_guard lock(master_mutex_);
+    if (ipc::send_message(role_.master_channel, g) != ipc::Io::ok)
+        return false;
+    answer.result["grant"] = token;
+    log::writef(log::Debug, "", "event=grant user=%s uid=%llu slot=%zu", log::quote(user).c_str(),
+                static_cast<unsigned long long>(*uid), slot);
+    return true;
+}
+
+void AuthServer::serve(std::size_t slot, ipc::Message request)
+{
+    auto session = std::make_shared<modpop3d_session>();
+    authproto::take_facts(request, *session);
+    auto answer = std::make_shared<AuthAnswer>();
+    answer->status = MODPOP3D_E_INTERNAL;
+    const std::string id = request.value("id");
+    auto req = std::make_shared<ipc::Message>(std::move(request));
+    pool_.submit(
+        [this, slot, session, answer, req] {
+            const std::string op = req->value("op");
+            const std::string user = req->value("user");
+            try {
+                if (op == "plain" || op == "apop") {
+                    *answer = chain_.login(*session, op == "apop", user, req->value("secret"),
+                                           req->value("timestamp"));
+                    if (answer->status == MODPOP3D_OK && !grant(slot, *answer, user)) {
+                        log::write(
+                            log::Err, "",
+                            "event=auth_ipc_error why=\"cannot send a grant to the master\"");
+                        answer->status = MODPOP3D_E_TEMP;
+                        answer->result.clear();
+                    }
+                } else if (op == "lookup") {
+                    *answer = chain_.lookup_credentials(*session, user,
+                                                        util::split_words(req->value("schemes")));
+                } else if (op == "auth_hooks") {
+                    int32_t status = MODPOP3D_E_INTERNAL;
+                    authproto::status_of(*req, status);
+                    answer->status = chain_.run_auth_hooks(*session, status);
+                } else if (op == "hooks") {
+                    modpop3d_event_info info{};
+                    info.struct_size = sizeof info;
+                    info.event =
+                        static_cast<uint32_t>(req->number("event", UINT32_MAX).value_or(0));
+                    auto n = [&](const char *k) { return req->number(k).value_or(0); };
+                    info.messages = static_cast<uint32_t>(n("i.messages"));
+                    info.retrieved = static_cast<uint32_t>(n("i.retrieved"));
+                    info.deleted = static_cast<uint32_t>(n("i.deleted"));
+                    info.octets = n("i.octets");
+                    info.retrieved_octets = n("i.retrieved_octets");
+                    info.deleted_octets = n("i.deleted_octets");
+                    info.duration_usec = n("i.duration_usec");
+                    const std::string *path = req->get("i.mailbox_path");
+                    info.mailbox_path = path ? path->c_str() : nullptr;
+                    answer->status = chain_.run_hooks(info.event, *session, info);
+                }
+            } catch (...) {
+                answer->status = MODPOP3D_E_TEMP; // no memory: try again later
+                answer->result.clear();
+            }
+            req->wipe();
+        },
+        [this, slot, id, answer] {
+            ipc::Message a("answer");
+            a.add("id", id).add("status", std::to_string(answer->status));
+            a.add("instance", answer->instance);
+            authproto::put_result(a, answer->result);
+            ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
+            a.wipe();
+            if (r != ipc::Io::ok)
+                log::writef(log::Warning, "",
+                            "event=auth_ipc_error why=\"cannot answer worker slot %zu\"", slot);
+        });
+}
+
+void AuthServer::on_request(std::size_t slot)
+{
+    for (int i = 0; i < 64; ++i) {
+        ipc::Message m;
+        std::vector<int> fds;
+        ipc::Io r = ipc::receive_message(role_.channels[slot], m, fds, true);
+        for (int fd : fds)
+            close(fd); // requests carry none
+        if (r == ipc::Io::again || r == ipc::Io::closed)
+            return;
+        static const char *const ops[] = {"plain", "apop", "lookup", "auth_hooks", "hooks"};
+        bool known_op = false;
+        for (const char *op : ops)
+            known_op = known_op || m.value("op") == op;
+        if (r != ipc::Io::ok || m.type != "auth" || !m.number("id") || !known_op || !fds.empty()) {
+            m.wipe();
+            log::writef(log::Err, "", "event=auth_ipc_error slot=%zu why=\"malformed request\"",
+                        slot);
+            continue;
+        }
+        serve(slot, std::move(m));
+    }
+}
+
+int AuthServer::run()
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    int epoll = epoll_create1(EPOLL_CLOEXEC);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    auto add = [&](int fd, uint64_t tag) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = tag;
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+    };
+    add(sfd, signal_tag);
+    add(pool_.event_fd(), pool_tag);
+    for (std::size_t i = 0; i < role_.channels.size(); ++i)
+        add(role_.channels[i], i);
+    log::writef(log::Info, "", "event=auth_serving pid=%d uid=%u channels=%zu", getpid(),
+                static_cast<unsigned>(getuid()), role_.channels.size());
+    epoll_event events[32];
+    for (;;) {
+        int n = epoll_wait(epoll, events, 32, -1);
+        for (int i = 0; i < n; ++i) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == signal_tag) {
+                close(epoll);
+                close(sfd);
+                return 0; // requests in flight are answered TEMP by the workers' timeout
+            }
+            if (tag == pool_tag)
+                pool_.run_completions();
+            else if (tag < role_.channels.size())
+                on_request(static_cast<std::size_t>(tag));
+        }
+    }
+}
+
+} // namespace
+
+bool auth_needs_root(const modload::ModuleSet &modules)
+{
+    for (uint32_t kind : {MODPOP3D_KIND_AUTH, MODPOP3D_KIND_HOOK})
+        for (const auto *i : modules.of_kind(kind))
+            if (i->module->desc->flags & MODPOP3D_MODF_NEEDS_ROOT)
+                return true;
+    return false;
+}
+
+int run_auth_process(config::Configuration &conf, modload::ModuleSet &modules, AuthProcessRole role)
+{
+    std::string why;
+    if (!(getuid() == 0 && auth_needs_root(modules)) && !drop_privileges(conf.core, why)) {
+        log::writef(log::Err, "", "event=auth_failed why=%s", log::quote(why).c_str());
+        return 3;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    config::Diagnostics diags;
+    if (!modules.process_init(diags, 1u << MODPOP3D_KIND_AUTH | 1u << MODPOP3D_KIND_HOOK)) {
+        for (const auto &l : diags.lines())
+            log::writef(log::Err, "", "event=auth_failed why=%s", log::quote(l).c_str());
+        return 3;
+    }
+    AuthServer server(conf, modules, std::move(role));
+    return server.run();
+}
+
+} // namespace modpop3d::daemon
