@@ -4,6 +4,7 @@
 // drives checking, `modpop3d -n`, `modpop3d -M core` and modpop3d.conf(5).
 #include "config/core_config.hpp"
 
+#include "daemon/privileges.hpp"
 #include "util/words.hpp"
 
 #include <cstdlib>
@@ -53,6 +54,7 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.log_level = str("log-level");
     c.mail_user = str("mail-user");
     c.mail_group = str("mail-group");
+    c.login_chroot = str("login-chroot");
     c.default_mailbox = str("default-mailbox");
     c.timeout_preauth_ms = num("timeout-preauth");
     c.timeout_idle_ms = num("timeout-idle");
@@ -202,6 +204,17 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
                     "plaintext-trusted-networks: " + why);
 }
 
+// check_login_chroot - the directory as the workers will enter it (also at
+// reload, so that a broken one keeps the running generation).
+void check_login_chroot(const Effective &e, const CoreSettings &c, Diagnostics &diags)
+{
+    if (c.login_chroot.empty())
+        return;
+    std::string why = daemon::check_chroot_dir(c.login_chroot);
+    if (!why.empty())
+        diags.error(e.location_of("login-chroot"), why);
+}
+
 bool finish(Configuration &out, Diagnostics &diags)
 {
     std::size_t before = diags.size();
@@ -211,6 +224,7 @@ bool finish(Configuration &out, Diagnostics &diags)
     if (diags.size() == before) {
         check_tls_keys(out.global, out.core, diags);
         check_listeners(out.global, out.core, diags);
+        check_login_chroot(out.global, out.core, diags);
     }
     return diags.size() == before;
 }
@@ -235,6 +249,9 @@ const Schema &core_schema()
         key("mail-user", MODPOP3D_CONF_STRING, "",
             "the one system user owning all virtual mailboxes (the fast path)"),
         key("mail-group", MODPOP3D_CONF_STRING, "", "the group for mail-user's sessions"),
+        key("login-chroot", MODPOP3D_CONF_PATH, std::nullopt,
+            "a directory the worker processes chroot(2) to before they serve (unset: none); "
+            "owned by root and writable by nobody else; mailbox paths then resolve inside it"),
         key("default-mailbox", MODPOP3D_CONF_TEMPLATE, "maildir:$(home)/Maildir",
             "ordered mailbox spec list used when the auth module gives none"),
         key("timeout-preauth", MODPOP3D_CONF_DURATION, "60s",

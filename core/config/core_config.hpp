@@ -24,6 +24,7 @@ struct CoreSettings {
     std::string log_level;
     std::string mail_user;
     std::string mail_group;
+    std::string login_chroot; // "": workers are not chrooted
     std::string default_mailbox;
     int64_t timeout_preauth_ms = 0;
     int64_t timeout_idle_ms = 0;

@@ -265,9 +265,9 @@ std::unique_ptr<Generation> Master::load(config::Diagnostics &diags)
     ok = g->modules->configure(g->conf.text, *g->loader, diags) && ok;
     if (ok)
         ok = g->modules->instantiate(diags);
-    std::string why;
-    if (ok && !check_privileges(g->conf.core, why)) {
-        diags.error(g->conf.global.location_of("mail-user"), why);
+    std::string why, key;
+    if (ok && !check_privileges(g->conf.core, why, &key)) {
+        diags.error(g->conf.global.location_of(key), why);
         ok = false;
     }
     if (!ok)
@@ -681,7 +681,9 @@ void Master::worker_main(Generation &g, std::size_t position, unsigned slot, int
         (void)ignored;
         close(ready_fd);
     };
-    if (!server->become_worker(std::move(role), why) || !drop_privileges(g.conf.core, why)) {
+    // Workers enter login-chroot (if set) as they drop root.
+    if (!server->become_worker(std::move(role), why) ||
+        !drop_privileges(g.conf.core, why, g.conf.core.login_chroot)) {
         log::writef(log::Err, "", "event=worker_failed why=%s", log::quote(why).c_str());
         _exit(worker_setup_failed);
     }

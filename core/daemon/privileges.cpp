@@ -1,11 +1,15 @@
-// privileges.cpp - the privilege drop of worker and inetd processes (see
-// privileges.hpp).
+// privileges.cpp - the privilege drop and chroot of worker and inetd
+// processes (see privileges.hpp).
 #include "daemon/privileges.hpp"
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace modpop3d::daemon
@@ -19,11 +23,16 @@ struct Target {
     gid_t gid = 0;
 };
 
+bool is_root()
+{
+    return getuid() == 0 || geteuid() == 0;
+}
+
 // resolve - the uid and gid to become; false with `why` when refused.
 bool resolve(const config::CoreSettings &s, Target &t, bool &change, std::string &why)
 {
     change = false;
-    if (getuid() != 0 && geteuid() != 0) {
+    if (!is_root()) {
         if (!s.mail_user.empty()) {
             passwd *pw = getpwnam(s.mail_user.c_str());
             if (pw == nullptr || pw->pw_uid != getuid()) {
@@ -62,21 +71,108 @@ bool resolve(const config::CoreSettings &s, Target &t, bool &change, std::string
     return true;
 }
 
-} // namespace
-
-bool check_privileges(const config::CoreSettings &s, std::string &why)
+// chroot_needs_root - the refusal of a login-chroot without root, or "".
+std::string chroot_needs_root(const std::string &dir)
 {
-    Target t;
-    bool change = false;
-    return resolve(s, t, change, why);
+    if (dir.empty() || is_root())
+        return "";
+    return "login-chroot " + dir +
+           ": entering a chroot needs modpop3d started as root; start it as root or remove "
+           "login-chroot";
 }
 
-bool drop_privileges(const config::CoreSettings &s, std::string &why)
+// unsafe_dir - why `path` (a directory) would let a user other than root
+// change what lies below it, or "".
+std::string unsafe_dir(const std::string &path, bool is_chroot)
+{
+    struct stat st {
+    };
+    if (stat(path.c_str(), &st) != 0)
+        return path + ": " + std::strerror(errno);
+    if (!S_ISDIR(st.st_mode))
+        return path + " is not a directory";
+    if (st.st_uid != 0)
+        return path + " is not owned by root (chown root " + path + ")";
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (is_chroot || (st.st_mode & S_ISVTX) == 0))
+        return path + " is writable by group or others (chmod go-w " + path + ")";
+    return "";
+}
+
+} // namespace
+
+bool check_privileges(const config::CoreSettings &s, std::string &why, std::string *key)
+{
+    if (key != nullptr)
+        *key = "mail-user";
+    Target t;
+    bool change = false;
+    if (!resolve(s, t, change, why))
+        return false;
+    why = chroot_needs_root(s.login_chroot);
+    if (!why.empty()) {
+        if (key != nullptr)
+            *key = "login-chroot";
+        return false;
+    }
+    return true;
+}
+
+std::string check_chroot_dir(const std::string &dir)
+{
+    struct stat st {
+    };
+    if (stat(dir.c_str(), &st) != 0)
+        return "login-chroot " + dir + ": " + std::strerror(errno);
+    char real[PATH_MAX];
+    if (realpath(dir.c_str(), real) == nullptr)
+        return "login-chroot " + dir + ": " + std::strerror(errno);
+    std::string path = real;
+    std::string why = unsafe_dir(path, true);
+    if (!why.empty())
+        return "login-chroot: " + why;
+    // Every directory above, up to "/".
+    while (path != "/") {
+        auto slash = path.rfind('/');
+        path = slash == 0 ? "/" : path.substr(0, slash);
+        why = unsafe_dir(path, false);
+        if (!why.empty())
+            return "login-chroot " + dir + ": " + why;
+    }
+    return "";
+}
+
+bool enter_chroot(const std::string &dir, std::string &why)
+{
+    // Read /etc/localtime now: log time stamps need it, and inside the
+    // chroot it is gone.
+    tzset();
+    if (chroot(dir.c_str()) != 0) {
+        why = "login-chroot " + dir + ": chroot: " + std::strerror(errno);
+        return false;
+    }
+    if (chdir("/") != 0) {
+        why = "login-chroot " + dir + ": chdir(\"/\"): " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+bool drop_privileges(const config::CoreSettings &s, std::string &why, const std::string &chroot_dir)
 {
     Target t;
     bool change = false;
     if (!resolve(s, t, change, why))
         return false;
+    if (!chroot_dir.empty()) {
+        why = chroot_needs_root(chroot_dir);
+        if (!why.empty())
+            return false;
+        // Checked again here: the directory may have changed since the
+        // configuration was read.
+        why = check_chroot_dir(chroot_dir);
+        if (!why.empty() || !enter_chroot(chroot_dir, why))
+            return false;
+    }
     if (!change)
         return true;
     if (setgroups(1, &t.gid) != 0 || setgid(t.gid) != 0 || setuid(t.uid) != 0) {

@@ -1582,7 +1582,7 @@ int serve_inetd_session(const std::string &config_file, bool foreground_stderr)
         return 1;
     }
     server.serve_inetd(STDIN_FILENO);
-    if (!drop_privileges(conf.core, why)) {
+    if (!drop_privileges(conf.core, why, conf.core.login_chroot)) {
         std::cerr << "modpop3d: " << why << '\n';
         return 1;
     }
