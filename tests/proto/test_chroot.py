@@ -183,14 +183,12 @@ def test_inetd_mode_enters_the_chroot(binary, jail, module_dir, workdir):
     assert stored(jail) == []
 
 
-def test_auth_flatfile_reads_its_file_inside_the_chroot(start_daemon, stage, staged_module_dir,
-                                                        jail, workdir):
-    # For now auth modules run in the workers: auth_flatfile opens its file
-    # at first use, so the path is looked up inside the chroot, while
-    # modpop3d -t and conf_check look at it outside (modpop3d.conf(5) says
-    # so). Outside and inside hold different passwords here: the inside one
-    # logs in. Once auth modules run in a process outside the chroot this
-    # turns around, and this test with the man page must change.
+def test_auth_flatfile_reads_its_file_outside_the_chroot(start_daemon, stage, staged_module_dir,
+                                                         jail, workdir):
+    # Auth modules run in the auth process, which is not chrooted: the
+    # file auth_flatfile reads is the one modpop3d -t checks, outside. A
+    # file at the same path inside the chroot (different password) is not
+    # used.
     tool = next(pathlib.Path(stage).rglob("bin/modpop3d-passwd"))
 
     def line(password):
@@ -212,8 +210,8 @@ def test_auth_flatfile_reads_its_file_inside_the_chroot(start_daemon, stage, sta
                              "default-mailbox: maildir:$(home)/Maildir\n[mailbox_maildir]\n")
     with Conn(d.host, d.port) as c:
         assert c.cmd(f"USER {USER}") == "+OK Send your password\r\n"
-        assert c.cmd("PASS outside-pass").startswith("-ERR [AUTH]")
-    c, reply = login_retrying(d.host, d.port, USER, "inside-pass")
+        assert c.cmd("PASS inside-pass").startswith("-ERR [AUTH]")
+    c, reply = login_retrying(d.host, d.port, USER, "outside-pass")
     with c:
         assert reply.startswith("+OK Logged in, 1 message")
         retr_and_delete(c)
