@@ -26,6 +26,7 @@ namespace
 
 constexpr uint64_t pool_tag = 1ull << 62;
 constexpr uint64_t signal_tag = 1ull << 61;
+constexpr uint64_t master_tag = 1ull << 60;
 
 std::string random_token()
 {
@@ -53,6 +54,10 @@ class AuthServer
 
   private:
     void on_request(std::size_t slot);
+    // on_master - a session process's channel from the master: it may ask
+    // for hooks only (LOGIN, LOGOUT of a system user's session).
+    void on_master();
+    void drop_channel(std::size_t slot);
     void serve(std::size_t slot, ipc::Message request);
     // grant - for a login whose uid is not the fast path's: tell the master
     // and put the token in the answer. False (answer TEMP) when the master
@@ -64,6 +69,8 @@ class AuthServer
     AuthChain chain_;
     ThreadPool pool_;
     std::mutex master_mutex_; // grants are sent from pool threads
+    std::size_t workers_ = 0; // channels [0, workers_) are the workers'; then sessions'
+    int epoll_ = -1;
 };
 
 bool AuthServer::grant(std::size_t slot, AuthAnswer &answer, const std::string &login)
@@ -158,6 +165,8 @@ void AuthServer::serve(std::size_t slot, ipc::Message request)
             a.add("id", id).add("status", std::to_string(answer->status));
             a.add("instance", answer->instance);
             authproto::put_result(a, answer->result);
+            if (slot >= role_.channels.size() || role_.channels[slot] < 0)
+                return; // a session process that has gone
             ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
             a.wipe();
             if (r != ipc::Io::ok)
@@ -174,12 +183,16 @@ void AuthServer::on_request(std::size_t slot)
         ipc::Io r = ipc::receive_message(role_.channels[slot], m, fds, true);
         for (int fd : fds)
             close(fd); // requests carry none
+        if (r == ipc::Io::closed && slot >= workers_)
+            drop_channel(slot); // the session process ended
         if (r == ipc::Io::again || r == ipc::Io::closed)
             return;
         static const char *const ops[] = {"plain", "apop", "lookup", "auth_hooks", "hooks"};
         bool known_op = false;
         for (const char *op : ops)
             known_op = known_op || m.value("op") == op;
+        if (slot >= workers_)
+            known_op = m.value("op") == "hooks"; // a session logs nobody in
         if (r != ipc::Io::ok || m.type != "auth" || !m.number("id") || !known_op || !fds.empty()) {
             m.wipe();
             log::writef(log::Err, "", "event=auth_ipc_error slot=%zu why=\"malformed request\"",
@@ -190,6 +203,41 @@ void AuthServer::on_request(std::size_t slot)
     }
 }
 
+void AuthServer::drop_channel(std::size_t slot)
+{
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, role_.channels[slot], nullptr);
+    close(role_.channels[slot]);
+    role_.channels[slot] = -1;
+}
+
+void AuthServer::on_master()
+{
+    for (int i = 0; i < 64; ++i) {
+        ipc::Message m;
+        std::vector<int> fds;
+        ipc::Io r = ipc::receive_message(role_.master_channel, m, fds, true);
+        if (r != ipc::Io::ok)
+            return;
+        if (m.type != "channel" || fds.size() != 1) {
+            for (int fd : fds)
+                close(fd);
+            log::write(log::Err, "",
+                       "event=auth_ipc_error why=\"malformed message from the master\"");
+            continue;
+        }
+        std::size_t slot = workers_;
+        while (slot < role_.channels.size() && role_.channels[slot] >= 0)
+            ++slot;
+        if (slot == role_.channels.size())
+            role_.channels.push_back(-1);
+        role_.channels[slot] = fds[0];
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = slot;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fds[0], &ev);
+    }
+}
+
 int AuthServer::run()
 {
     sigset_t mask;
@@ -197,6 +245,8 @@ int AuthServer::run()
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     int epoll = epoll_create1(EPOLL_CLOEXEC);
+    epoll_ = epoll;
+    workers_ = role_.channels.size();
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     auto add = [&](int fd, uint64_t tag) {
         epoll_event ev{};
@@ -208,6 +258,7 @@ int AuthServer::run()
     add(pool_.event_fd(), pool_tag);
     for (std::size_t i = 0; i < role_.channels.size(); ++i)
         add(role_.channels[i], i);
+    add(role_.master_channel, master_tag);
     log::writef(log::Info, "", "event=auth_serving pid=%d uid=%u channels=%zu", getpid(),
                 static_cast<unsigned>(getuid()), role_.channels.size());
     epoll_event events[32];
@@ -222,6 +273,8 @@ int AuthServer::run()
             }
             if (tag == pool_tag)
                 pool_.run_completions();
+            else if (tag == master_tag)
+                on_master();
             else if (tag < role_.channels.size())
                 on_request(static_cast<std::size_t>(tag));
         }

@@ -599,12 +599,25 @@ void Master::on_control(Generation &g, std::size_t position)
 
 void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
 {
+    // The session's own channel to the auth process, for its LOGIN and
+    // LOGOUT hooks; the auth process gets its end through the master.
+    int hooks[2] = {-1, -1};
+    if (ipc::seqpacket_pair(hooks)) {
+        if (ipc::send_message(g.grant_master, ipc::Message("channel"), {hooks[1]}, true) !=
+            ipc::Io::ok) {
+            close(hooks[0]);
+            hooks[0] = -1;
+        }
+        close(hooks[1]);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         log::writef(log::Err, "", "event=session_not_started user=%s why=%s",
                     log::quote(grant.user).c_str(), log::quote(std::strerror(errno)).c_str());
         tell_temp_failure(handover.fd);
         close(handover.fd);
+        if (hooks[0] >= 0)
+            close(hooks[0]);
         return;
     }
     if (pid == 0) {
@@ -629,10 +642,13 @@ void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
         sg.uid = grant.uid;
         sg.gid = grant.gid;
         sg.result = std::move(grant.result);
-        int rc = run_session_process(g.conf, *g.modules, sg, std::move(handover), limits_.get());
+        int rc = run_session_process(g.conf, *g.modules, sg, std::move(handover), limits_.get(),
+                                     hooks[0]);
         _exit(rc);
     }
     close(handover.fd);
+    if (hooks[0] >= 0)
+        close(hooks[0]);
     sessions_[pid] = grant.user;
     log::writef(log::Debug, "", "event=session_started pid=%d user=%s uid=%u", pid,
                 log::quote(grant.user).c_str(), static_cast<unsigned>(grant.uid));

@@ -1485,8 +1485,10 @@ void Server::relay(Connection &c, uint32_t events, bool from_session)
     }
 }
 
-void Server::serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits)
+void Server::serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits,
+                            int auth_socket)
 {
+    auth_socket_ = auth_socket;
     handover_ = std::make_unique<SessionHandover>(std::move(handover));
     grant_ = std::make_unique<SessionGrant>(std::move(grant));
     limits_ = limits;

@@ -69,8 +69,10 @@ class Server
     bool become_worker(WorkerRole role, std::string &why);
     // serve_handover - a session process's one connection, handed over by
     // a login worker for `grant` (session_process.hpp); run() then returns
-    // when it ends. `limits` is the master's table (LOGIN-DELAY claims).
-    void serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits);
+    // when it ends. `limits` is the master's table (LOGIN-DELAY claims);
+    // `auth_socket` the session's channel to the auth process (hooks).
+    void serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits,
+                        int auth_socket);
     // run - serve until SIGTERM or SIGINT; returns the exit status.
     int run();
 

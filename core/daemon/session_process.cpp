@@ -59,7 +59,8 @@ bool SessionHandover::from_message(const ipc::Message &m, std::string &why)
 }
 
 int run_session_process(config::Configuration &conf, modload::ModuleSet &modules,
-                        const SessionGrant &grant, SessionHandover handover, SharedLimits *limits)
+                        const SessionGrant &grant, SessionHandover handover, SharedLimits *limits,
+                        int auth_socket)
 {
     std::string why;
     if (!become_user(grant.user, grant.uid, grant.gid, why)) {
@@ -80,7 +81,7 @@ int run_session_process(config::Configuration &conf, modload::ModuleSet &modules
         return 3;
     }
     auto server = std::make_unique<Server>(conf, modules);
-    server->serve_handover(std::move(handover), grant, limits);
+    server->serve_handover(std::move(handover), grant, limits, auth_socket);
     return server->run();
 }
 

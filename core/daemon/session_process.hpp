@@ -53,8 +53,10 @@ struct SessionGrant {
 // run_session_process - the child's main after the master forked it (still
 // root): become the user, initialise the mailbox instances and serve the
 // one session. Returns the exit status.
-// `limits` is the master's table (LOGIN-DELAY is claimed there).
+// `limits` is the master's table (LOGIN-DELAY is claimed there);
+// `auth_socket` the session's channel to the auth process (its hooks).
 int run_session_process(config::Configuration &conf, modload::ModuleSet &modules,
-                        const SessionGrant &grant, SessionHandover handover, SharedLimits *limits);
+                        const SessionGrant &grant, SessionHandover handover, SharedLimits *limits,
+                        int auth_socket);
 
 } // namespace modpop3d::daemon

@@ -242,3 +242,33 @@ def test_a_crashed_auth_process_is_restarted(real_daemon, users):
     finally:
         os.kill(second, signal.SIGCONT)
     d.wait_log("event=auth_timeout")
+
+
+def test_hooks_of_a_system_users_session_run_in_the_auth_process(real_daemon, users, workdir,
+                                                                 staged_module_dir,
+                                                                 test_module_dir):
+    # The installed modules plus the test hook module, in one module dir.
+    mods = workdir / "modules"
+    shutil.copytree(staged_module_dir, mods)
+    shutil.copy2(pathlib.Path(test_module_dir) / "hook_test.so", mods)
+    record = workdir / "events"
+    record.write_text("")
+    u = users(7, "Pw-seven-7", [message(1), message(2)])
+    d = real_daemon(passwd_modules() + f"[hook_test]\nrecord: {record}\n",
+                    core={"module-dir": str(mods)})
+    auth = auth_of(d)
+    with Conn(d.host, d.port) as c:
+        assert c.cmd(f"USER {u.name}") == SEND_PASSWORD
+        assert c.cmd(f"PASS {u.password}").startswith("+OK Logged in, 2 messages")
+        session = session_of(d)
+        assert c.multi("RETR 1").startswith(b"+OK")
+        assert c.cmd("QUIT").startswith("+OK Logging out")
+    got = wait_for("the LOGOUT event", lambda: (lambda e: e if any(
+        l.startswith("LOGOUT") for l in e) else None)(record.read_text().splitlines()))
+    where = f"pid={auth} uid=0"  # the auth process, root for auth_passwd; not the session
+    assert session != auth
+    assert got == [
+        f"AUTH_OK user={u.name} {where} messages=0 retrieved=0 deleted=0",
+        f"LOGIN user={u.name} {where} messages=2 retrieved=0 deleted=0",
+        f"LOGOUT user={u.name} {where} messages=2 retrieved=1 deleted=0",
+    ]
