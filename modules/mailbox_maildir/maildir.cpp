@@ -322,12 +322,19 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
     return MODPOP3D_OK;
 }
 
-int32_t Maildir::open_message(Msg &m, UniqueFd &out)
+int32_t Maildir::open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime)
 {
     char name[NAME_MAX + 1];
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (no_atime)
+        flags |= O_NOATIME;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        out.reset(::openat(dir_fd(m.dir), full_name(m, name),
-                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        out.reset(::openat(dir_fd(m.dir), full_name(m, name), flags));
+        if (!out.valid() && errno == EPERM && (flags & O_NOATIME) != 0) {
+            // O_NOATIME needs the file's owner (checked below anyway).
+            flags &= ~O_NOATIME;
+            out.reset(::openat(dir_fd(m.dir), name, flags));
+        }
         if (out.valid())
             break;
         int e = errno;
@@ -341,7 +348,6 @@ int32_t Maildir::open_message(Msg &m, UniqueFd &out)
                    e == ELOOP ? "symlink" : strerror(e));
         return e == ELOOP || e == EACCES || e == EPERM ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
     }
-    struct stat st;
     if (::fstat(out.get(), &st) != 0)
         return MODPOP3D_E_IO;
     if (!S_ISREG(st.st_mode) || st.st_uid != uid_ || (opt_.refuse_hard_links && st.st_nlink != 1)) {
@@ -379,16 +385,24 @@ bool Maildir::relocate(Msg &m)
 
 int32_t Maildir::compute_size(Msg &m)
 {
+    // Counting is not reading the mail: O_NOATIME keeps a first login from
+    // dirtying the inode of every message (relatime updates the atime of a
+    // file read for the first time since it was changed or linked).
     UniqueFd fd;
-    int32_t st = open_message(m, fd);
+    struct stat sb;
+    int32_t st = open_message(m, fd, sb, true);
     if (st != MODPOP3D_OK)
         return st;
-    struct stat sb;
-    if (::fstat(fd.get(), &sb) != 0)
-        return MODPOP3D_E_IO;
     Pop3SizeCounter counter;
     uint64_t total = 0;
+    // Up to the size fstat gave, without the read that would return 0: a
+    // message file is complete when it is in new/ or cur/. A file that grew
+    // after the fstat is read to its end (and not cached: its size differs
+    // from the fstat's); one that grows later is caught by retrieve(), which
+    // compares the file size with the size counted here.
     for (;;) {
+        if (total == uint64_t(sb.st_size))
+            break;
         ssize_t n = ::read(fd.get(), buf_.get(), kChunk);
         if (n < 0 && errno == EINTR)
             continue;
@@ -517,6 +531,7 @@ void Maildir::take_snapshot(const SizeCache &cache, ScanStats &stats)
         m.mtime_ns = r.entry.mtime_ns;
         m.from_cache = true;
         m.cacheable_size = true;
+        m.printable = true; // SizeCache::load checked every octet
         msgs_.push_back(m);
     }
     stats.from_cache = msgs_.size();
@@ -585,7 +600,8 @@ int32_t Maildir::scan(uint32_t *ret_count)
                 continue;
             }
         }
-        if (opt_.uidl_format == UidlFormat::basename && is_uidl_safe(base))
+        if (opt_.uidl_format == UidlFormat::basename &&
+            (m.printable ? !base.empty() && base.size() <= 70 : is_uidl_safe(base)))
             m.uidl = m.name; // NUL-terminated base
         else
             m.uidl = arena_.dup(make_uidl(base, opt_.uidl_format));
@@ -625,14 +641,13 @@ int32_t Maildir::scan(uint32_t *ret_count)
     return MODPOP3D_OK;
 }
 
-void Maildir::check_unchanged(Msg &m)
+void Maildir::check_unchanged(Msg &m, const struct stat &st)
 {
     // A message file is never rewritten under the same name by a Maildir
     // agent; if it was anyway, the size we listed (perhaps from the cache,
     // unchecked) is wrong. Serve the bytes as they are, and remove the cache
     // so that the next login recounts every message.
-    struct stat st;
-    if (::fstat(open_fd_.get(), &st) != 0 || uint64_t(st.st_size) == m.file_size)
+    if (uint64_t(st.st_size) == m.file_size)
         return;
     host_->log(ictx_, MODPOP3D_LOG_WARNING,
                "event=message_changed maildir=\"%s\" file=\"%s\" listed_bytes=%llu "
@@ -760,11 +775,12 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
     if (open_index_ != index || !open_fd_.valid()) {
         open_fd_.reset();
         open_index_ = UINT32_MAX;
-        int32_t st = open_message(msgs_[index], open_fd_);
+        struct stat sb;
+        int32_t st = open_message(msgs_[index], open_fd_, sb, false);
         if (st != MODPOP3D_OK)
             return st;
         open_index_ = index;
-        check_unchanged(msgs_[index]);
+        check_unchanged(msgs_[index], sb);
     }
     auto finish = [this](int32_t status) {
         open_fd_.reset();

@@ -19,6 +19,7 @@
 #include <modpop3d/module.h>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <vector>
 
@@ -67,6 +68,7 @@ class Maildir
         bool drop = false;
         bool cacheable_size = false;
         bool from_cache = false; // listed from a trusted cache entry, no stat
+        bool printable = false;  // name known to be 0x21-0x7E (from the cache)
     };
 
     struct ScanStats {
@@ -95,9 +97,12 @@ class Maildir
     // take_snapshot - the listing straight from the cache's records.
     void take_snapshot(const SizeCache &cache, ScanStats &stats);
     bool current_identity(DirIdentity &out, DirTimes &times) const;
-    void check_unchanged(Msg &m);
+    // check_unchanged - `st` is the open message's fstat.
+    void check_unchanged(Msg &m, const struct stat &st);
     void clean_tmp();
-    int32_t open_message(Msg &m, UniqueFd &out);
+    // open_message - open and check (type, owner, links) the message file;
+    // `st` gets its fstat. `no_atime`: open with O_NOATIME where permitted.
+    int32_t open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime);
     bool relocate(Msg &m);
     int32_t compute_size(Msg &m);
     // load_dovecot_uidlist - read <maildir>/dovecot-uidlist into `out`; left
