@@ -245,7 +245,7 @@ void Maildir::clean_tmp()
                    location_.c_str(), removed);
 }
 
-int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted)
+int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted, bool defer)
 {
     DirReader r(dir_fd(dir));
     if (!r.ok())
@@ -288,6 +288,17 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
                 msgs_.push_back(m);
                 continue;
             }
+        }
+        if (defer && de->d_type == DT_REG &&
+            !(opt_.trust_w_size && name_field(split_name(name).base, 'W'))) {
+            // Its size will be counted, which opens the file: the checks
+            // below are made then, on the open file (size_unlisted), and the
+            // name is looked up once instead of twice.
+            Msg m;
+            set_name(m, dir, name);
+            m.stat_pending = true;
+            msgs_.push_back(m);
+            continue;
         }
         struct stat st;
         if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -393,6 +404,68 @@ int32_t Maildir::compute_size(Msg &m)
     int32_t st = open_message(m, fd, sb, true);
     if (st != MODPOP3D_OK)
         return st;
+    return count_size(m, fd.get(), sb);
+}
+
+int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
+{
+    // list_dir's checks, on the open file instead of a stat of the name.
+    char name[NAME_MAX + 1];
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME;
+    UniqueFd fd;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        fd.reset(::openat(dir_fd(m.dir), full_name(m, name), flags));
+        if (!fd.valid() && errno == EPERM) {
+            flags &= ~O_NOATIME; // not the owner: refused below anyway
+            fd.reset(::openat(dir_fd(m.dir), name, flags));
+        }
+        if (fd.valid() || errno != ENOENT || attempt > 0 || !relocate(m))
+            break;
+    }
+    if (!fd.valid()) {
+        const int e = errno;
+        if (e == ENOENT) { // moved or deleted since readdir, and not found again
+            ++stats.vanished;
+            return MODPOP3D_E_GONE;
+        }
+        if (e == ELOOP) { // replaced by a symlink since readdir
+            ++stats.symlinks;
+            return MODPOP3D_E_PERM;
+        }
+        ++stats.errors;
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=message_refused maildir=\"%s\" file=\"%s/%s\" reason=\"%s\"",
+                   location_.c_str(), m.dir == kCur ? "cur" : "new", name, strerror(e));
+        return e == EACCES || e == EPERM ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
+    }
+    struct stat sb;
+    if (::fstat(fd.get(), &sb) != 0) {
+        ++stats.errors;
+        return MODPOP3D_E_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ++stats.not_regular;
+        return MODPOP3D_E_PERM;
+    }
+    if (sb.st_uid != uid_) {
+        ++stats.foreign;
+        return MODPOP3D_E_PERM;
+    }
+    if (opt_.refuse_hard_links && sb.st_nlink != 1) {
+        ++stats.hard_links;
+        return MODPOP3D_E_PERM;
+    }
+    auto ts = name_timestamp(base_of(m));
+    m.received = ts ? *ts : int64_t(sb.st_mtim.tv_sec);
+    m.stat_pending = false;
+    int32_t st = count_size(m, fd.get(), sb);
+    if (st != MODPOP3D_OK)
+        ++stats.errors;
+    return st;
+}
+
+int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb)
+{
     Pop3SizeCounter counter;
     uint64_t total = 0;
     // Up to the size fstat gave, without the read that would return 0: a
@@ -403,7 +476,7 @@ int32_t Maildir::compute_size(Msg &m)
     for (;;) {
         if (total == uint64_t(sb.st_size))
             break;
-        ssize_t n = ::read(fd.get(), buf_.get(), kChunk);
+        ssize_t n = ::read(fd, buf_.get(), kChunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -440,9 +513,13 @@ int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const S
                                ScanStats &stats)
 {
     const auto load = SizeCache::Load(load_state);
-    int32_t st = list_dir(kNew, stats, trusted);
+    // Without a cache every message without a ,W= size is read: its stat
+    // can wait for the open. With a cache, names it does not vouch for are
+    // compared with it by size and mtime, which needs the stat first.
+    const bool defer = load != SizeCache::Load::loaded;
+    int32_t st = list_dir(kNew, stats, trusted, defer);
     if (st == MODPOP3D_OK)
-        st = list_dir(kCur, stats, trusted);
+        st = list_dir(kCur, stats, trusted, defer);
     if (st != MODPOP3D_OK)
         return st;
 
@@ -465,6 +542,19 @@ int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const S
         if (m.from_cache) {
             m.cacheable_size = want_cached;
             ++stats.from_cache;
+            continue;
+        }
+        if (m.stat_pending) {
+            int32_t us = size_unlisted(m, stats);
+            if (us == MODPOP3D_OK) {
+                ++stats.computed;
+                ++stats.computed_or_named;
+                m.cacheable_size = m.cacheable_size && want_cached;
+                continue;
+            }
+            if (us == MODPOP3D_E_NOMEM)
+                return us;
+            m.drop = true; // counted by size_unlisted
             continue;
         }
         if (opt_.trust_w_size) {

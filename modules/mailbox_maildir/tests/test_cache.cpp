@@ -346,3 +346,45 @@ TEST(MaildirCache, SizesAtChunkBoundariesAndEmptyFilesAreExactAndCached)
     EXPECT_EQ(list(mod, md).sizes, want);
     EXPECT_NE(last_log(mod, "event=scan").find("size_from_cache=7"), std::string::npos);
 }
+
+TEST(MaildirCache, FirstListingChecksEachFileWhenItOpensItToCount)
+{
+    // Without a cache, files whose size is not in their name are checked on
+    // the descriptor opened to count them (no stat of the name first): the
+    // same files must be refused, with the same counts, as by a stat.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    deliver(md, "1700000001.plain.host", "a\nb\n");
+    deliver(md, "1700000002.linked.host", "c\n");
+    ASSERT_EQ(::link((md + "/new/1700000002.linked.host").c_str(), (t.path() + "/l").c_str()), 0);
+    deliver(md, "1700000003.named.host,S=2,W=3", "d\n", "cur");
+    deliver(md, "1700000004.foreign.host", "e\n", "cur");
+    const bool root = ::geteuid() == 0;
+    if (root) {
+        ASSERT_EQ(::chown((md + "/cur/1700000004.foreign.host").c_str(), 4242, 4242), 0);
+    }
+    // Read but not "accessed": the count opens with O_NOATIME.
+    const std::string plain = md + "/new/1700000001.plain.host";
+    struct timespec times[2] = {{1000000000, 0}, {1600000000, 0}}; // atime older than mtime
+    ASSERT_EQ(::utimensat(AT_FDCWD, plain.c_str(), times, 0), 0);
+
+    LoadedModule mod(module_path(), {{"refuse-hard-links", "yes"}});
+    Listing l = list(mod, md);
+    const std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("skipped_hard_link=1"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_name=1"), std::string::npos) << line;
+    EXPECT_NE(line.find("errors=0"), std::string::npos) << line;
+    if (root) {
+        EXPECT_NE(line.find("skipped_foreign_owner=1"), std::string::npos) << line;
+        EXPECT_EQ(l.uidls, (std::vector<std::string>{"1700000001.plain.host",
+                                                     "1700000003.named.host,S=2,W=3"}));
+        EXPECT_EQ(l.sizes, (std::vector<uint64_t>{6, 3}));
+    } else {
+        EXPECT_EQ(l.uidls.size(), 3u);
+    }
+    struct stat st;
+    ASSERT_EQ(::stat(plain.c_str(), &st), 0);
+    EXPECT_EQ(st.st_atim.tv_sec, 1000000000);
+    // The same listing from the cache the first one wrote.
+    EXPECT_EQ(list(mod, md), l);
+}
