@@ -96,11 +96,15 @@ template <typename T> bool take_number(const char *&p, const char *end, T &out)
     }
     const char *digits = q;
     uint64_t v = 0;
+    // 19 digits never overflow; only a longer number needs the checks.
+    while (q != end && static_cast<unsigned char>(*q - '0') < 10 && q - digits < 19) {
+        v = v * 10 + uint64_t(*q - '0');
+        ++q;
+    }
     while (q != end && static_cast<unsigned char>(*q - '0') < 10) {
-        const uint64_t d = uint64_t(*q - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        if (__builtin_mul_overflow(v, uint64_t(10), &v) ||
+            __builtin_add_overflow(v, uint64_t(*q - '0'), &v))
             return false;
-        v = v * 10 + d;
         ++q;
     }
     if (q == digits || q == end || *q != ' ')
