@@ -413,17 +413,20 @@ int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
     char name[NAME_MAX + 1];
     int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME;
     UniqueFd fd;
+    int e = 0; // the open's errno, kept across relocate()
     for (int attempt = 0; attempt < 2; ++attempt) {
         fd.reset(::openat(dir_fd(m.dir), full_name(m, name), flags));
-        if (!fd.valid() && errno == EPERM) {
+        if (!fd.valid() && errno == EPERM && (flags & O_NOATIME) != 0) {
             flags &= ~O_NOATIME; // not the owner: refused below anyway
             fd.reset(::openat(dir_fd(m.dir), name, flags));
         }
-        if (fd.valid() || errno != ENOENT || attempt > 0 || !relocate(m))
+        if (fd.valid())
+            break;
+        e = errno;
+        if (e != ENOENT || attempt > 0 || !relocate(m))
             break;
     }
     if (!fd.valid()) {
-        const int e = errno;
         if (e == ENOENT) { // moved or deleted since readdir, and not found again
             ++stats.vanished;
             return MODPOP3D_E_GONE;
