@@ -40,6 +40,8 @@ void Reply::start(Mode mode)
     have_status_ = false;
     ok_ = false;
     status_.clear();
+    text_.clear();
+    ends_.clear();
     lines_.clear();
     body_size_ = 0;
     digest_.clear();
@@ -90,6 +92,14 @@ std::size_t Reply::feed(const char *data, std::size_t len, State &state)
             continue;
         }
         if (line == ".") {
+            if (mode_ == Mode::multi_lines) {
+                std::size_t start = 0;
+                lines_.reserve(ends_.size());
+                for (std::size_t e : ends_) {
+                    lines_.emplace_back(text_.data() + start, e - start - 2);
+                    start = e;
+                }
+            }
             if (mode_ == Mode::multi_digest) {
                 hash_->update(data + hashed, pos - hashed);
                 digest_ = hash_->hex();
@@ -99,8 +109,10 @@ std::size_t Reply::feed(const char *data, std::size_t len, State &state)
             return pos;
         }
         body_size_ += line_len - (!line.empty() && line.front() == '.' ? 1 : 0);
-        if (mode_ == Mode::multi_lines)
-            lines_.emplace_back(line);
+        if (mode_ == Mode::multi_lines) {
+            text_.append(data + pos, line_len);
+            ends_.push_back(text_.size());
+        }
         pos = end;
     }
     if (mode_ == Mode::multi_digest && have_status_)

@@ -35,7 +35,11 @@ class Reply
 
     bool ok() const { return ok_; }
     const std::string &status() const { return status_; }
-    const std::vector<std::string> &lines() const { return lines_; }
+    // lines - the body lines of a multi_lines reply (without CRLF, still
+    // dot-stuffed), valid until the next start(); text() is all of them,
+    // each followed by CRLF.
+    const std::vector<std::string_view> &lines() const { return lines_; }
+    const std::string &text() const { return text_; }
     uint64_t body_size() const { return body_size_; } // after unstuffing
     const std::string &digest() const { return digest_; }
     const std::string &error() const { return error_; }
@@ -46,7 +50,11 @@ class Reply
     bool have_status_ = false;
     bool ok_ = false;
     std::string status_;
-    std::vector<std::string> lines_;
+    // One buffer for all lines, not a string per line: a 50,000-line UIDL
+    // listing cost the load generator more CPU than the server.
+    std::string text_;
+    std::vector<std::size_t> ends_; // end of each line in text_
+    std::vector<std::string_view> lines_;
     uint64_t body_size_ = 0;
     std::string digest_;
     std::string error_;
