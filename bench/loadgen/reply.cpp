@@ -46,8 +46,47 @@ void Reply::start(Mode mode)
     body_size_ = 0;
     digest_.clear();
     error_.clear();
+    comparing_ = false;
+    candidates_.clear();
+    compared_ = 0;
+    matched_ = -1;
     if (mode == Mode::multi_digest)
         hash_->reset();
+}
+
+void Reply::start_compare(std::vector<const std::string *> candidates)
+{
+    start(Mode::multi_digest);
+    comparing_ = true;
+    candidates_ = std::move(candidates);
+}
+
+void Reply::absorb(const char *p, std::size_t n)
+{
+    if (n == 0)
+        return;
+    if (!comparing_) {
+        hash_->update(p, n);
+        return;
+    }
+    for (auto &c : candidates_)
+        if (c != nullptr &&
+            (c->size() - compared_ < n || std::memcmp(c->data() + compared_, p, n) != 0))
+            c = nullptr;
+    compared_ += n;
+}
+
+void Reply::conclude()
+{
+    if (!comparing_) {
+        digest_ = hash_->hex();
+        return;
+    }
+    for (std::size_t i = 0; i < candidates_.size(); ++i)
+        if (candidates_[i] != nullptr && candidates_[i]->size() == compared_) {
+            matched_ = static_cast<int>(i);
+            return;
+        }
 }
 
 std::size_t Reply::feed(const char *data, std::size_t len, State &state)
@@ -101,8 +140,8 @@ std::size_t Reply::feed(const char *data, std::size_t len, State &state)
                 }
             }
             if (mode_ == Mode::multi_digest) {
-                hash_->update(data + hashed, pos - hashed);
-                digest_ = hash_->hex();
+                absorb(data + hashed, pos - hashed);
+                conclude();
             }
             pos = end;
             state = State::done;
@@ -116,7 +155,7 @@ std::size_t Reply::feed(const char *data, std::size_t len, State &state)
         pos = end;
     }
     if (mode_ == Mode::multi_digest && have_status_)
-        hash_->update(data + hashed, pos - hashed);
+        absorb(data + hashed, pos - hashed);
     return pos;
 }
 

@@ -84,9 +84,10 @@ struct Worker::Conn {
     std::size_t out_off = 0;
     std::vector<char> in;
     std::size_t in_head = 0, in_tail = 0;
-    std::vector<uint64_t> list_sizes;    // this session's LIST
-    std::string uidl_text;               // this session's UIDL listing
-    std::vector<std::string_view> uidls; // its UIDLs (views into uidl_text)
+    std::vector<uint64_t> list_sizes;        // this session's LIST
+    std::string uidl_text;                   // this session's UIDL listing
+    std::vector<std::string_view> uidls;     // its UIDLs (views into uidl_text)
+    std::vector<const Message *> candidates; // RETR compared byte for byte
 
     // read/write through TLS or the socket: >0 bytes, 0 end of stream,
     // -1 would block, -2 error.
@@ -281,7 +282,29 @@ bool Worker::begin_step(Conn &c)
     if (!cmd.empty()) {
         c.out.append(cmd).append("\r\n");
     }
-    c.reply.start(mode);
+    c.candidates.clear();
+    if (st.kind == Step::retr && st.arg >= 1 && st.arg <= c.list_sizes.size()) {
+        // Compare with the expected bytes of the messages of this LIST size
+        // when all of them have expected bytes (Manifest::load_expected);
+        // otherwise hash. A message of another size is wrong either way.
+        const uint64_t size = c.list_sizes[st.arg - 1];
+        bool all = true;
+        for (const Message &m : s.user->messages)
+            if (m.size == size) {
+                all = all && !m.wire.empty();
+                c.candidates.push_back(&m);
+            }
+        if (!all)
+            c.candidates.clear();
+    }
+    if (c.candidates.empty()) {
+        c.reply.start(mode);
+    } else {
+        std::vector<const std::string *> wires;
+        for (const Message *m : c.candidates)
+            wires.push_back(&m->wire);
+        c.reply.start_compare(std::move(wires));
+    }
     return true;
 }
 
@@ -375,16 +398,32 @@ bool Worker::check_reply(Conn &c)
         break;
     }
     case Step::retr: {
-        auto it = u.by_digest.find(r.digest());
-        if (it == u.by_digest.end()) {
-            fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
-                        " (sha256 " + r.digest() + ", " + std::to_string(r.body_size()) +
-                        " bytes)");
-            return false;
+        std::string digest;
+        uint64_t want_size = 0;
+        if (r.comparing()) {
+            if (r.matched() < 0) {
+                fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
+                            " (compared with the " + std::to_string(c.candidates.size()) +
+                            " of its LIST size; " + std::to_string(r.body_size()) + " bytes)");
+                return false;
+            }
+            const Message &m = *c.candidates[static_cast<std::size_t>(r.matched())];
+            digest = m.digest;
+            want_size = m.size;
+        } else {
+            auto it = u.by_digest.find(r.digest());
+            if (it == u.by_digest.end()) {
+                fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
+                            " (sha256 " + r.digest() + ", " + std::to_string(r.body_size()) +
+                            " bytes)");
+                return false;
+            }
+            digest = r.digest();
+            want_size = it->second;
         }
-        if (r.body_size() != it->second) {
+        if (r.body_size() != want_size) {
             fail(c, "RETR " + std::to_string(st.arg) + ": size " + std::to_string(r.body_size()) +
-                        " != manifest " + std::to_string(it->second));
+                        " != manifest " + std::to_string(want_size));
             return false;
         }
         if (!c.list_sizes.empty() && c.list_sizes[st.arg - 1] != r.body_size()) {
@@ -393,8 +432,8 @@ bool Worker::check_reply(Conn &c)
         }
         if (!c.uidls.empty()) {
             std::string key = u.name + '\0' + std::string(c.uidls[st.arg - 1]);
-            auto [d, fresh] = uid_digest_.try_emplace(std::move(key), r.digest());
-            if (!fresh && d->second != r.digest()) {
+            auto [d, fresh] = uid_digest_.try_emplace(std::move(key), digest);
+            if (!fresh && d->second != digest) {
                 fail(c, "UIDL " + std::string(c.uidls[st.arg - 1]) + " names different messages");
                 return false;
             }

@@ -1169,7 +1169,10 @@ void Server::flush(Connection &c)
     if (c.out_pos == c.out.size()) {
         c.out.clear();
         c.out_pos = 0;
-    } else if (c.out_pos > 65536) {
+    } else if (c.out_pos > 65536 && c.out_pos >= c.pending_out()) {
+        // Move the unsent tail to the front only when it is no longer than
+        // what was sent: a slow reader of a big message then costs at most
+        // one extra copy per byte, and `out` stays under twice its pending.
         c.out.erase(0, c.out_pos);
         c.out_pos = 0;
     }
