@@ -120,9 +120,6 @@ AuthChain::AuthChain(const modload::ModuleSet &modules, int64_t cache_ttl_ms, in
     : auth_(modules.of_kind(MODPOP3D_KIND_AUTH)), hooks_(modules.of_kind(MODPOP3D_KIND_HOOK)),
       cache_(cache_ttl_ms, cache_size)
 {
-    if (cache_.enabled())
-        log::writef(log::Info, "", "event=auth_cache ttl_ms=%lld size=%lld",
-                    static_cast<long long>(cache_ttl_ms), static_cast<long long>(cache_size));
     for (auto *i : auth_)
         locks_[i] = std::make_unique<std::mutex>();
     for (auto *i : hooks_)
@@ -289,6 +286,14 @@ AuthAnswer AuthChain::login(modpop3d_session &session, bool apop, const std::str
         apop ? verify_apop(session, user, timestamp, secret) : verify_plain(session, user, secret);
     answer.status = run_auth_hooks(session, answer.status);
     return answer;
+}
+
+void AuthChain::log_cache() const
+{
+    if (cache_.enabled())
+        log::writef(log::Info, "", "event=auth_cache ttl_ms=%lld size=%lld",
+                    static_cast<long long>(cache_.ttl_ms()),
+                    static_cast<long long>(cache_.max_entries()));
 }
 
 bool AuthChain::has_hooks(uint32_t event) const

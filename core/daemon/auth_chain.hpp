@@ -47,6 +47,8 @@ class AuthCache
     AuthCache &operator=(const AuthCache &) = delete;
 
     bool enabled() const { return ttl_ms_ > 0 && max_entries_ > 0; }
+    int64_t ttl_ms() const { return ttl_ms_; }
+    std::size_t max_entries() const { return max_entries_; }
     // find - the cached answer for (user, password) if fresh at `now`.
     bool find(const std::string &user, const std::string &password, AuthAnswer &out,
               Clock::time_point now = Clock::now());
@@ -79,6 +81,9 @@ class AuthChain : public AuthService
                        int64_t cache_size = 0);
 
     bool empty() const { return auth_.empty(); }
+    // log_cache - "event=auth_cache" where logins are checked (the auth
+    // process, inetd mode), when the cache is on.
+    void log_cache() const;
     // can_serve_credentials - some instance can give plaintext-equivalent
     // secrets (APOP, CRAM-MD5).
     bool can_serve_credentials() const override;

@@ -256,6 +256,7 @@ int AuthServer::run()
     };
     add(sfd, signal_tag);
     add(pool_.event_fd(), pool_tag);
+    chain_.log_cache();
     for (std::size_t i = 0; i < role_.channels.size(); ++i)
         add(role_.channels[i], i);
     add(role_.master_channel, master_tag);

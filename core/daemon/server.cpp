@@ -263,7 +263,11 @@ int Server::run()
         own_limits_ = std::make_unique<SharedLimits>();
         limits_ = own_limits_.get();
     }
-    pool_ = std::make_unique<ThreadPool>(static_cast<unsigned>(settings_.auth_threads));
+    // A session process checks no logins: one thread serves its few jobs.
+    pool_ = std::make_unique<ThreadPool>(handover_ ? 1u
+                                                   : static_cast<unsigned>(settings_.auth_threads));
+    if (inetd_fd_ >= 0)
+        chain_.log_cache(); // logins are checked in this process
     if (auth_socket_ >= 0) {
         // A worker: logins are checked by the auth process. What the
         // modules can do is known here from their descriptors.
