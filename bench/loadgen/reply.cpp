@@ -40,12 +40,53 @@ void Reply::start(Mode mode)
     have_status_ = false;
     ok_ = false;
     status_.clear();
+    text_.clear();
+    ends_.clear();
     lines_.clear();
     body_size_ = 0;
     digest_.clear();
     error_.clear();
+    comparing_ = false;
+    candidates_.clear();
+    compared_ = 0;
+    matched_ = -1;
     if (mode == Mode::multi_digest)
         hash_->reset();
+}
+
+void Reply::start_compare(std::vector<const std::string *> candidates)
+{
+    start(Mode::multi_digest);
+    comparing_ = true;
+    candidates_ = std::move(candidates);
+}
+
+void Reply::absorb(const char *p, std::size_t n)
+{
+    if (n == 0)
+        return;
+    if (!comparing_) {
+        hash_->update(p, n);
+        return;
+    }
+    for (auto &c : candidates_)
+        if (c != nullptr &&
+            (c->size() - compared_ < n || std::memcmp(c->data() + compared_, p, n) != 0))
+            c = nullptr;
+    compared_ += n;
+}
+
+void Reply::conclude()
+{
+    if (!comparing_) {
+        digest_ = hash_->hex();
+        return;
+    }
+    for (std::size_t i = 0; i < candidates_.size(); ++i)
+        if (candidates_[i] != nullptr && candidates_[i]->size() == compared_) {
+            matched_ = static_cast<int>(i);
+            return;
+        }
 }
 
 std::size_t Reply::feed(const char *data, std::size_t len, State &state)
@@ -90,21 +131,31 @@ std::size_t Reply::feed(const char *data, std::size_t len, State &state)
             continue;
         }
         if (line == ".") {
+            if (mode_ == Mode::multi_lines) {
+                std::size_t start = 0;
+                lines_.reserve(ends_.size());
+                for (std::size_t e : ends_) {
+                    lines_.emplace_back(text_.data() + start, e - start - 2);
+                    start = e;
+                }
+            }
             if (mode_ == Mode::multi_digest) {
-                hash_->update(data + hashed, pos - hashed);
-                digest_ = hash_->hex();
+                absorb(data + hashed, pos - hashed);
+                conclude();
             }
             pos = end;
             state = State::done;
             return pos;
         }
         body_size_ += line_len - (!line.empty() && line.front() == '.' ? 1 : 0);
-        if (mode_ == Mode::multi_lines)
-            lines_.emplace_back(line);
+        if (mode_ == Mode::multi_lines) {
+            text_.append(data + pos, line_len);
+            ends_.push_back(text_.size());
+        }
         pos = end;
     }
     if (mode_ == Mode::multi_digest && have_status_)
-        hash_->update(data + hashed, pos - hashed);
+        absorb(data + hashed, pos - hashed);
     return pos;
 }
 

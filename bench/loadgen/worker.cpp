@@ -17,7 +17,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <unordered_set>
 
 namespace bench
 {
@@ -28,15 +27,15 @@ namespace
 using Clock = std::chrono::steady_clock;
 
 // Parse "N VALUE" (a UIDL or LIST line); false when malformed.
-bool split_line(const std::string &line, uint64_t &n, std::string_view &value)
+bool split_line(std::string_view line, uint64_t &n, std::string_view &value)
 {
     const auto sp = line.find(' ');
-    if (sp == std::string::npos || sp == 0)
+    if (sp == std::string_view::npos || sp == 0)
         return false;
     auto [p, ec] = std::from_chars(line.data(), line.data() + sp, n);
     if (ec != std::errc() || p != line.data() + sp)
         return false;
-    value = std::string_view(line).substr(sp + 1);
+    value = line.substr(sp + 1);
     return !value.empty();
 }
 
@@ -85,8 +84,10 @@ struct Worker::Conn {
     std::size_t out_off = 0;
     std::vector<char> in;
     std::size_t in_head = 0, in_tail = 0;
-    std::vector<uint64_t> list_sizes; // this session's LIST
-    std::vector<std::string> uidls;   // this session's UIDL
+    std::vector<uint64_t> list_sizes;        // this session's LIST
+    std::string uidl_text;                   // this session's UIDL listing
+    std::vector<std::string_view> uidls;     // its UIDLs (views into uidl_text)
+    std::vector<const Message *> candidates; // RETR compared byte for byte
 
     // read/write through TLS or the socket: >0 bytes, 0 end of stream,
     // -1 would block, -2 error.
@@ -281,7 +282,29 @@ bool Worker::begin_step(Conn &c)
     if (!cmd.empty()) {
         c.out.append(cmd).append("\r\n");
     }
-    c.reply.start(mode);
+    c.candidates.clear();
+    if (st.kind == Step::retr && st.arg >= 1 && st.arg <= c.list_sizes.size()) {
+        // Compare with the expected bytes of the messages of this LIST size
+        // when all of them have expected bytes (Manifest::load_expected);
+        // otherwise hash. A message of another size is wrong either way.
+        const uint64_t size = c.list_sizes[st.arg - 1];
+        bool all = true;
+        for (const Message &m : s.user->messages)
+            if (m.size == size) {
+                all = all && !m.wire.empty();
+                c.candidates.push_back(&m);
+            }
+        if (!all)
+            c.candidates.clear();
+    }
+    if (c.candidates.empty()) {
+        c.reply.start(mode);
+    } else {
+        std::vector<const std::string *> wires;
+        for (const Message *m : c.candidates)
+            wires.push_back(&m->wire);
+        c.reply.start_compare(std::move(wires));
+    }
     return true;
 }
 
@@ -320,7 +343,7 @@ bool Worker::check_reply(Conn &c)
             uint64_t n = 0, size = 0;
             std::string_view v;
             if (!split_line(lines[i], n, v) || n != i + 1 || !parse_u64(v, size)) {
-                fail(c, "bad LIST line '" + lines[i] + "'");
+                fail(c, "bad LIST line '" + std::string(lines[i]) + "'");
                 return false;
             }
             c.list_sizes[i] = size;
@@ -340,14 +363,15 @@ bool Worker::check_reply(Conn &c)
                         std::to_string(u.messages.size()));
             return false;
         }
+        // The UIDLs are views into this session's copy of the listing: no
+        // string per UIDL (the check's cost is part of the session's time).
+        c.uidl_text = r.text();
         c.uidls.resize(lines.size());
-        std::unordered_set<std::string_view> seen;
-        seen.reserve(lines.size());
         for (std::size_t i = 0; i < lines.size(); ++i) {
             uint64_t n = 0;
             std::string_view v;
             if (!split_line(lines[i], n, v) || n != i + 1 || v.size() > 70) {
-                fail(c, "bad UIDL line '" + lines[i] + "'");
+                fail(c, "bad UIDL line '" + std::string(lines[i]) + "'");
                 return false;
             }
             for (unsigned char ch : v)
@@ -355,31 +379,51 @@ bool Worker::check_reply(Conn &c)
                     fail(c, "UIDL with a character outside 0x21-0x7E");
                     return false;
                 }
-            c.uidls[i] = std::string(v);
+            c.uidls[i] =
+                std::string_view(c.uidl_text)
+                    .substr(static_cast<std::size_t>(v.data() - r.text().data()), v.size());
         }
-        for (const auto &uid : c.uidls)
-            if (!seen.insert(uid).second) {
-                fail(c, "duplicate UIDL " + uid);
-                return false;
-            }
-        auto [it, fresh] = uidls_.try_emplace(u.name, c.uidls);
-        if (!fresh && it->second != c.uidls) {
+        std::vector<std::string_view> sorted = c.uidls;
+        std::sort(sorted.begin(), sorted.end());
+        if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end()) {
+            fail(c, "duplicate UIDL " + std::string(*d));
+            return false;
+        }
+        // Lines "1 uidl" .. "n uidl" in order: equal texts, equal listings.
+        auto [it, fresh] = uidls_.try_emplace(u.name, c.uidl_text);
+        if (!fresh && it->second != c.uidl_text) {
             fail(c, "UIDL listing changed between sessions");
             return false;
         }
         break;
     }
     case Step::retr: {
-        auto it = u.by_digest.find(r.digest());
-        if (it == u.by_digest.end()) {
-            fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
-                        " (sha256 " + r.digest() + ", " + std::to_string(r.body_size()) +
-                        " bytes)");
-            return false;
+        std::string digest;
+        uint64_t want_size = 0;
+        if (r.comparing()) {
+            if (r.matched() < 0) {
+                fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
+                            " (compared with the " + std::to_string(c.candidates.size()) +
+                            " of its LIST size; " + std::to_string(r.body_size()) + " bytes)");
+                return false;
+            }
+            const Message &m = *c.candidates[static_cast<std::size_t>(r.matched())];
+            digest = m.digest;
+            want_size = m.size;
+        } else {
+            auto it = u.by_digest.find(r.digest());
+            if (it == u.by_digest.end()) {
+                fail(c, "RETR " + std::to_string(st.arg) + ": bytes match no message of " + u.name +
+                            " (sha256 " + r.digest() + ", " + std::to_string(r.body_size()) +
+                            " bytes)");
+                return false;
+            }
+            digest = r.digest();
+            want_size = it->second;
         }
-        if (r.body_size() != it->second) {
+        if (r.body_size() != want_size) {
             fail(c, "RETR " + std::to_string(st.arg) + ": size " + std::to_string(r.body_size()) +
-                        " != manifest " + std::to_string(it->second));
+                        " != manifest " + std::to_string(want_size));
             return false;
         }
         if (!c.list_sizes.empty() && c.list_sizes[st.arg - 1] != r.body_size()) {
@@ -387,10 +431,10 @@ bool Worker::check_reply(Conn &c)
             return false;
         }
         if (!c.uidls.empty()) {
-            std::string key = u.name + '\0' + c.uidls[st.arg - 1];
-            auto [d, fresh] = uid_digest_.try_emplace(std::move(key), r.digest());
-            if (!fresh && d->second != r.digest()) {
-                fail(c, "UIDL " + c.uidls[st.arg - 1] + " names different messages");
+            std::string key = u.name + '\0' + std::string(c.uidls[st.arg - 1]);
+            auto [d, fresh] = uid_digest_.try_emplace(std::move(key), digest);
+            if (!fresh && d->second != digest) {
+                fail(c, "UIDL " + std::string(c.uidls[st.arg - 1]) + " names different messages");
                 return false;
             }
         }

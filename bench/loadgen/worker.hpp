@@ -74,7 +74,7 @@ class Worker
     std::vector<std::unique_ptr<Conn>> conns_;
     SSL_SESSION *saved_ = nullptr;
     // UIDL stability: the first listing per user, and UIDL -> digest.
-    std::unordered_map<std::string, std::vector<std::string>> uidls_;
+    std::unordered_map<std::string, std::string> uidls_; // user -> UIDL listing text
     std::unordered_map<std::string, std::string> uid_digest_;
 };
 

@@ -70,7 +70,7 @@ AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
     AuthAnswer answer;
     answer.status = MODPOP3D_E_TEMP;
     uint64_t id = next_id_++;
-    request.fields.insert(request.fields.begin(), {"id", std::to_string(id)});
+    request.fields.emplace_back("id", std::to_string(id)); // receivers look keys up by name
     Pending pending;
     if (wait) {
         std::lock_guard lock(mutex_);

@@ -190,6 +190,11 @@ class Master
     bool make_channels(Generation &g);
     bool spawn_auth(Generation &g);
     void close_foreign_fds(const std::vector<int> &keep);
+    // close_master_fds - in a child: the master's loop, the workers' report
+    // pipes, the start-up report pipe, and every listener but those of
+    // `listeners_of` (a worker keeps its generation's; a removed address
+    // must stop answering).
+    void close_master_fds(const Generation *listeners_of);
     void on_grant(Generation &g);
     void on_control(Generation &g, std::size_t position);
     void spawn_session(Generation &g, Grant grant, SessionHandover handover);
@@ -416,6 +421,25 @@ bool Master::spawn(Generation &g, std::size_t position)
     return true;
 }
 
+void Master::close_master_fds(const Generation *listeners_of)
+{
+    close(epoll_);
+    close(signal_fd_);
+    for (auto &[pid, w] : workers_)
+        if (w.ready_fd >= 0)
+            close(w.ready_fd);
+    if (detached_.report_fd >= 0)
+        close(detached_.report_fd);
+    for (auto &[text, l] : bound_) {
+        bool mine = false;
+        if (listeners_of != nullptr)
+            for (const auto &gl : listeners_of->listeners)
+                mine = mine || gl.fd == l.fd;
+        if (!mine)
+            close(l.fd);
+    }
+}
+
 // close_foreign_fds - in a child: every channel of every generation but
 // `keep`.
 void Master::close_foreign_fds(const std::vector<int> &keep)
@@ -474,15 +498,7 @@ bool Master::spawn_auth(Generation &g)
         return false;
     }
     if (pid == 0) {
-        close(epoll_);
-        close(signal_fd_);
-        for (auto &[wpid, w] : workers_)
-            if (w.ready_fd >= 0)
-                close(w.ready_fd);
-        if (detached_.report_fd >= 0)
-            close(detached_.report_fd);
-        for (auto &[text, l] : bound_)
-            close(l.fd); // the auth process never sees a client
+        close_master_fds(nullptr); // the auth process never sees a client
         AuthProcessRole role;
         std::vector<int> keep{g.grant_auth};
         for (const auto &p : g.auth_channels) {
@@ -621,15 +637,7 @@ void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
         return;
     }
     if (pid == 0) {
-        close(epoll_);
-        close(signal_fd_);
-        for (auto &[wpid, w] : workers_)
-            if (w.ready_fd >= 0)
-                close(w.ready_fd);
-        if (detached_.report_fd >= 0)
-            close(detached_.report_fd);
-        for (auto &[text, l] : bound_)
-            close(l.fd);
+        close_master_fds(nullptr); // its one client came with the hand-over
         close_foreign_fds({});
         prctl(PR_SET_NAME, "modpop3d-sess");
         unsetenv("NOTIFY_SOCKET");
@@ -661,20 +669,7 @@ void Master::worker_main(Generation &g, std::size_t position, unsigned slot, int
     // What the master owns and a worker must not hold: the master's loop,
     // other workers' report pipes, the start-up report pipe, and listeners
     // of other generations (a removed address must stop answering).
-    close(epoll_);
-    close(signal_fd_);
-    for (auto &[pid, w] : workers_)
-        if (w.ready_fd >= 0)
-            close(w.ready_fd);
-    if (detached_.report_fd >= 0)
-        close(detached_.report_fd);
-    for (auto &[text, l] : bound_) {
-        bool mine = false;
-        for (const auto &gl : g.listeners)
-            mine = mine || gl.fd == l.fd;
-        if (!mine)
-            close(l.fd);
-    }
+    close_master_fds(&g);
     close_foreign_fds({g.auth_channels[position].child, g.control[position].child});
     prctl(PR_SET_NAME, "modpop3d-login"); // ps and /proc/PID/comm tell the roles apart
     unsetenv("NOTIFY_SOCKET");            // the master speaks to systemd

@@ -73,6 +73,18 @@ void set_user_facts(modpop3d_session &session, const std::string &user)
         session.set("domain", user.substr(at + 1));
 }
 
+// set_interest - what epoll reports for `fd` (tagged `tag`), when it changed.
+void set_interest(int epoll, int fd, uint64_t tag, uint32_t &current, uint32_t want)
+{
+    if (want == current)
+        return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = tag;
+    epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &ev);
+    current = want;
+}
+
 // daemon_signals - the signals the event loop handles through a signalfd.
 sigset_t daemon_signals()
 {
@@ -637,14 +649,7 @@ void Server::continue_handshake(Connection &c)
 {
     tls::Io r = c.tls->handshake();
     if (r == tls::Io::want_read || r == tls::Io::want_write) {
-        uint32_t want = r == tls::Io::want_read ? EPOLLIN : EPOLLOUT;
-        if (want != c.interest) {
-            epoll_event ev{};
-            ev.events = want;
-            ev.data.u64 = c.id;
-            epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
-            c.interest = want;
-        }
+        set_interest(epoll_, c.fd, c.id, c.interest, r == tls::Io::want_read ? EPOLLIN : EPOLLOUT);
         return;
     }
     if (r != tls::Io::ok) {
@@ -1164,7 +1169,10 @@ void Server::flush(Connection &c)
     if (c.out_pos == c.out.size()) {
         c.out.clear();
         c.out_pos = 0;
-    } else if (c.out_pos > 65536) {
+    } else if (c.out_pos > 65536 && c.out_pos >= c.pending_out()) {
+        // Move the unsent tail to the front only when it is no longer than
+        // what was sent: a slow reader of a big message then costs at most
+        // one extra copy per byte, and `out` stays under twice its pending.
         c.out.erase(0, c.out_pos);
         c.out_pos = 0;
     }
@@ -1183,13 +1191,7 @@ void Server::update_interest(Connection &c)
     // that was encoded so far has already been sent.
     if (c.pending_out() > 0 || c.streaming)
         want |= EPOLLOUT;
-    if (want == c.interest)
-        return;
-    epoll_event ev{};
-    ev.events = want;
-    ev.data.u64 = c.id;
-    epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
-    c.interest = want;
+    set_interest(epoll_, c.fd, c.id, c.interest, want);
 }
 
 void Server::destroy(Connection &c)
@@ -1464,25 +1466,13 @@ void Server::relay(Connection &c, uint32_t events, bool from_session)
         want |= EPOLLIN;
     if (c.pending_out() > 0 || c.read_wants_write)
         want |= EPOLLOUT;
-    if (want != c.interest) {
-        epoll_event ev{};
-        ev.events = want;
-        ev.data.u64 = c.id;
-        epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
-        c.interest = want;
-    }
+    set_interest(epoll_, c.fd, c.id, c.interest, want);
     uint32_t rwant = 0;
     if (!c.closing && c.pending_out() < relay_high_water)
         rwant |= EPOLLIN;
     if (!c.relay_out.empty())
         rwant |= EPOLLOUT;
-    if (rwant != c.relay_interest) {
-        epoll_event ev{};
-        ev.events = rwant;
-        ev.data.u64 = c.id | relay_tag;
-        epoll_ctl(epoll_, EPOLL_CTL_MOD, c.relay_fd, &ev);
-        c.relay_interest = rwant;
-    }
+    set_interest(epoll_, c.relay_fd, c.id | relay_tag, c.relay_interest, rwant);
 }
 
 void Server::serve_handover(SessionHandover handover, SessionGrant grant, SharedLimits *limits,

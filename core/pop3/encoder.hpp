@@ -52,8 +52,7 @@ class MessageEncoder
     uint64_t stuffed_dots() const noexcept { return stuffed_; }
 
   private:
-    void end_line(std::string &out);
-    void begin_data(char first, std::string &out);
+    char *end_line(char *d) noexcept;
 
     std::optional<uint32_t> top_lines_;
     uint64_t stuffed_ = 0;

@@ -6,7 +6,9 @@
 #include "pop3/reply.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <limits>
 #include <string.h> // explicit_bzero
 #include <utility>
 
@@ -74,10 +76,12 @@ bool valid_uidl(std::string_view uidl) noexcept
 {
     if (uidl.empty() || uidl.size() > 70)
         return false;
+    // No early exit, so the compiler vectorises it: this runs for every
+    // message at every login.
+    unsigned bad = 0;
     for (char c : uidl)
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    return true;
+        bad |= unsigned(static_cast<unsigned char>(c - 0x21) > 0x7e - 0x21);
+    return bad == 0;
 }
 
 // valid_timestamp - "<...>" of printable characters (RFC 1939 msg-id form).
@@ -701,9 +705,31 @@ void Engine::cmd_list(const Command &cmd, bool uidl)
         return;
     }
     reply::ok(out_, uidl ? std::string_view("Unique-ID listing follows") : maildrop_summary());
+    // Every line is "<number> <UIDL or size>": it starts with a digit (never
+    // dot-stuffed), and maildrop_opened() checked every UIDL (1-70 octets in
+    // 0x21-0x7E), so no line needs reply::line's cleaning or cutting. Written
+    // straight into out_, sized once: at 50,000 messages the per-line strings
+    // were most of the cost of the listing.
+    std::size_t need = 3;
     for (std::size_t i = 0; i < messages_.size(); ++i)
-        if (!deleted_[i])
-            reply::line(out_, std::to_string(i + 1) + ' ' + value(i));
+        need += 10 + 1 + (uidl ? messages_[i].uidl.size() : 20) + 2; // < 2^32 messages
+    out_.reserve(out_.size() + need);
+    char num[std::numeric_limits<uint64_t>::digits10 + 2];
+    auto append_number = [&](uint64_t v) {
+        const auto r = std::to_chars(num, num + sizeof num, v);
+        out_.append(num, r.ptr);
+    };
+    for (std::size_t i = 0; i < messages_.size(); ++i) {
+        if (deleted_[i])
+            continue;
+        append_number(i + 1);
+        out_.push_back(' ');
+        if (uidl)
+            out_.append(messages_[i].uidl);
+        else
+            append_number(messages_[i].size);
+        out_.append("\r\n", 2);
+    }
     reply::end(out_);
 }
 

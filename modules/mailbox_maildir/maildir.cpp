@@ -245,7 +245,7 @@ void Maildir::clean_tmp()
                    location_.c_str(), removed);
 }
 
-int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted)
+int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted, bool defer)
 {
     DirReader r(dir_fd(dir));
     if (!r.ok())
@@ -289,6 +289,17 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
                 continue;
             }
         }
+        if (defer && de->d_type == DT_REG &&
+            !(opt_.trust_w_size && name_field(split_name(name).base, 'W'))) {
+            // Its size will be counted, which opens the file: the checks
+            // below are made then, on the open file (size_unlisted), and the
+            // name is looked up once instead of twice.
+            Msg m;
+            set_name(m, dir, name);
+            m.stat_pending = true;
+            msgs_.push_back(m);
+            continue;
+        }
         struct stat st;
         if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) // ENOENT: moved or deleted since readdir
@@ -322,12 +333,19 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
     return MODPOP3D_OK;
 }
 
-int32_t Maildir::open_message(Msg &m, UniqueFd &out)
+int32_t Maildir::open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime)
 {
     char name[NAME_MAX + 1];
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (no_atime)
+        flags |= O_NOATIME;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        out.reset(::openat(dir_fd(m.dir), full_name(m, name),
-                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        out.reset(::openat(dir_fd(m.dir), full_name(m, name), flags));
+        if (!out.valid() && errno == EPERM && (flags & O_NOATIME) != 0) {
+            // O_NOATIME needs the file's owner (checked below anyway).
+            flags &= ~O_NOATIME;
+            out.reset(::openat(dir_fd(m.dir), name, flags));
+        }
         if (out.valid())
             break;
         int e = errno;
@@ -341,7 +359,6 @@ int32_t Maildir::open_message(Msg &m, UniqueFd &out)
                    e == ELOOP ? "symlink" : strerror(e));
         return e == ELOOP || e == EACCES || e == EPERM ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
     }
-    struct stat st;
     if (::fstat(out.get(), &st) != 0)
         return MODPOP3D_E_IO;
     if (!S_ISREG(st.st_mode) || st.st_uid != uid_ || (opt_.refuse_hard_links && st.st_nlink != 1)) {
@@ -379,17 +396,90 @@ bool Maildir::relocate(Msg &m)
 
 int32_t Maildir::compute_size(Msg &m)
 {
+    // Counting is not reading the mail: O_NOATIME keeps a first login from
+    // dirtying the inode of every message (relatime updates the atime of a
+    // file read for the first time since it was changed or linked).
     UniqueFd fd;
-    int32_t st = open_message(m, fd);
+    struct stat sb;
+    int32_t st = open_message(m, fd, sb, true);
     if (st != MODPOP3D_OK)
         return st;
+    return count_size(m, fd.get(), sb);
+}
+
+int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
+{
+    // list_dir's checks, on the open file instead of a stat of the name.
+    char name[NAME_MAX + 1];
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME;
+    UniqueFd fd;
+    int e = 0; // the open's errno, kept across relocate()
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        fd.reset(::openat(dir_fd(m.dir), full_name(m, name), flags));
+        if (!fd.valid() && errno == EPERM && (flags & O_NOATIME) != 0) {
+            flags &= ~O_NOATIME; // not the owner: refused below anyway
+            fd.reset(::openat(dir_fd(m.dir), name, flags));
+        }
+        if (fd.valid())
+            break;
+        e = errno;
+        if (e != ENOENT || attempt > 0 || !relocate(m))
+            break;
+    }
+    if (!fd.valid()) {
+        if (e == ENOENT) { // moved or deleted since readdir, and not found again
+            ++stats.vanished;
+            return MODPOP3D_E_GONE;
+        }
+        if (e == ELOOP) { // replaced by a symlink since readdir
+            ++stats.symlinks;
+            return MODPOP3D_E_PERM;
+        }
+        ++stats.errors;
+        host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                   "event=message_refused maildir=\"%s\" file=\"%s/%s\" reason=\"%s\"",
+                   location_.c_str(), m.dir == kCur ? "cur" : "new", name, strerror(e));
+        return e == EACCES || e == EPERM ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
+    }
     struct stat sb;
-    if (::fstat(fd.get(), &sb) != 0)
+    if (::fstat(fd.get(), &sb) != 0) {
+        ++stats.errors;
         return MODPOP3D_E_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ++stats.not_regular;
+        return MODPOP3D_E_PERM;
+    }
+    if (sb.st_uid != uid_) {
+        ++stats.foreign;
+        return MODPOP3D_E_PERM;
+    }
+    if (opt_.refuse_hard_links && sb.st_nlink != 1) {
+        ++stats.hard_links;
+        return MODPOP3D_E_PERM;
+    }
+    auto ts = name_timestamp(base_of(m));
+    m.received = ts ? *ts : int64_t(sb.st_mtim.tv_sec);
+    m.stat_pending = false;
+    int32_t st = count_size(m, fd.get(), sb);
+    if (st != MODPOP3D_OK)
+        ++stats.errors;
+    return st;
+}
+
+int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb)
+{
     Pop3SizeCounter counter;
     uint64_t total = 0;
+    // Up to the size fstat gave, without the read that would return 0: a
+    // message file is complete when it is in new/ or cur/. A file that grew
+    // after the fstat is read to its end (and not cached: its size differs
+    // from the fstat's); one that grows later is caught by retrieve(), which
+    // compares the file size with the size counted here.
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf_.get(), kChunk);
+        if (total == uint64_t(sb.st_size))
+            break;
+        ssize_t n = ::read(fd, buf_.get(), kChunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -426,9 +516,13 @@ int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const S
                                ScanStats &stats)
 {
     const auto load = SizeCache::Load(load_state);
-    int32_t st = list_dir(kNew, stats, trusted);
+    // Without a cache every message without a ,W= size is read: its stat
+    // can wait for the open. With a cache, names it does not vouch for are
+    // compared with it by size and mtime, which needs the stat first.
+    const bool defer = load != SizeCache::Load::loaded;
+    int32_t st = list_dir(kNew, stats, trusted, defer);
     if (st == MODPOP3D_OK)
-        st = list_dir(kCur, stats, trusted);
+        st = list_dir(kCur, stats, trusted, defer);
     if (st != MODPOP3D_OK)
         return st;
 
@@ -451,6 +545,19 @@ int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const S
         if (m.from_cache) {
             m.cacheable_size = want_cached;
             ++stats.from_cache;
+            continue;
+        }
+        if (m.stat_pending) {
+            int32_t us = size_unlisted(m, stats);
+            if (us == MODPOP3D_OK) {
+                ++stats.computed;
+                ++stats.computed_or_named;
+                m.cacheable_size = m.cacheable_size && want_cached;
+                continue;
+            }
+            if (us == MODPOP3D_E_NOMEM)
+                return us;
+            m.drop = true; // counted by size_unlisted
             continue;
         }
         if (opt_.trust_w_size) {
@@ -517,6 +624,7 @@ void Maildir::take_snapshot(const SizeCache &cache, ScanStats &stats)
         m.mtime_ns = r.entry.mtime_ns;
         m.from_cache = true;
         m.cacheable_size = true;
+        m.printable = true; // SizeCache::load checked every octet
         msgs_.push_back(m);
     }
     stats.from_cache = msgs_.size();
@@ -585,7 +693,8 @@ int32_t Maildir::scan(uint32_t *ret_count)
                 continue;
             }
         }
-        if (opt_.uidl_format == UidlFormat::basename && is_uidl_safe(base))
+        if (opt_.uidl_format == UidlFormat::basename &&
+            (m.printable ? !base.empty() && base.size() <= 70 : is_uidl_safe(base)))
             m.uidl = m.name; // NUL-terminated base
         else
             m.uidl = arena_.dup(make_uidl(base, opt_.uidl_format));
@@ -625,14 +734,13 @@ int32_t Maildir::scan(uint32_t *ret_count)
     return MODPOP3D_OK;
 }
 
-void Maildir::check_unchanged(Msg &m)
+void Maildir::check_unchanged(Msg &m, const struct stat &st)
 {
     // A message file is never rewritten under the same name by a Maildir
     // agent; if it was anyway, the size we listed (perhaps from the cache,
     // unchecked) is wrong. Serve the bytes as they are, and remove the cache
     // so that the next login recounts every message.
-    struct stat st;
-    if (::fstat(open_fd_.get(), &st) != 0 || uint64_t(st.st_size) == m.file_size)
+    if (uint64_t(st.st_size) == m.file_size)
         return;
     host_->log(ictx_, MODPOP3D_LOG_WARNING,
                "event=message_changed maildir=\"%s\" file=\"%s\" listed_bytes=%llu "
@@ -760,11 +868,12 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
     if (open_index_ != index || !open_fd_.valid()) {
         open_fd_.reset();
         open_index_ = UINT32_MAX;
-        int32_t st = open_message(msgs_[index], open_fd_);
+        struct stat sb;
+        int32_t st = open_message(msgs_[index], open_fd_, sb, false);
         if (st != MODPOP3D_OK)
             return st;
         open_index_ = index;
-        check_unchanged(msgs_[index]);
+        check_unchanged(msgs_[index], sb);
     }
     auto finish = [this](int32_t status) {
         open_fd_.reset();

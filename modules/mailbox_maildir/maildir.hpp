@@ -19,6 +19,7 @@
 #include <modpop3d/module.h>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <vector>
 
@@ -66,7 +67,9 @@ class Maildir
         bool has_info = false;
         bool drop = false;
         bool cacheable_size = false;
-        bool from_cache = false; // listed from a trusted cache entry, no stat
+        bool from_cache = false;   // listed from a trusted cache entry, no stat
+        bool printable = false;    // name known to be 0x21-0x7E (from the cache)
+        bool stat_pending = false; // listed without a stat: size_unlisted() checks it
     };
 
     struct ScanStats {
@@ -87,7 +90,9 @@ class Maildir
 
     int32_t open_dir(int parent, const char *name, UniqueFd &out, bool &missing);
     // list_dir - append dir's messages; names `trusted` knows are not stat'ed.
-    int32_t list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted);
+    // `defer`: regular files whose size must be counted are not stat'ed
+    // here but checked when opened for counting (stat_pending).
+    int32_t list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted, bool defer);
     // list_and_size - read new/ and cur/, size every message, sort; `load` is
     // a SizeCache::Load.
     int32_t list_and_size(const SizeCache *trusted, int load, const SizeCache &cache,
@@ -95,11 +100,20 @@ class Maildir
     // take_snapshot - the listing straight from the cache's records.
     void take_snapshot(const SizeCache &cache, ScanStats &stats);
     bool current_identity(DirIdentity &out, DirTimes &times) const;
-    void check_unchanged(Msg &m);
+    // check_unchanged - `st` is the open message's fstat.
+    void check_unchanged(Msg &m, const struct stat &st);
     void clean_tmp();
-    int32_t open_message(Msg &m, UniqueFd &out);
+    // open_message - open and check (type, owner, links) the message file;
+    // `st` gets its fstat. `no_atime`: open with O_NOATIME where permitted.
+    int32_t open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime);
     bool relocate(Msg &m);
     int32_t compute_size(Msg &m);
+    // size_unlisted - for a stat_pending message: open it, make list_dir's
+    // checks on the open file (counted in `stats` when it is skipped), fill
+    // the listing's facts and count its size.
+    int32_t size_unlisted(Msg &m, ScanStats &stats);
+    // count_size - read the open message `fd` (fstat `sb`) for its POP3 size.
+    int32_t count_size(Msg &m, int fd, const struct stat &sb);
     // load_dovecot_uidlist - read <maildir>/dovecot-uidlist into `out`; left
     // empty (with a log line unless the file is just absent) when unusable.
     void load_dovecot_uidlist(DovecotUidlist &out);

@@ -4,11 +4,15 @@
 #include "unique_fd.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unistd.h>
 
 namespace mailbox_maildir
@@ -16,18 +20,49 @@ namespace mailbox_maildir
 namespace
 {
 
-constexpr std::string_view kMagic = "modpop3d-cache 3 ";
+constexpr std::string_view kMagic = "modpop3d-cache 4 ";
 // A cache larger than this is not a cache we wrote for any sane maildir.
 constexpr off_t kMaxCacheBytes = off_t(512) << 20;
 
-uint64_t fnv1a(std::string_view s)
+// checksum - a 64-bit hash of `s`: four lanes, each taking every fourth
+// 8-octet little-endian word, the tail zero-padded and the length in the
+// seed, folded at the end. Each step is a bijection of its lane's state for
+// a given word, and so is the fold for each lane, so a change confined to one
+// word always changes the result. It replaced FNV-1a (cache version 3),
+// whose one multiply per octet was a tenth of a cached 50,000-message login.
+uint64_t checksum(std::string_view s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 0x100000001b3ull;
+    constexpr uint64_t k = 0x9e3779b97f4a7c15ull; // odd: multiplying is a bijection
+    auto step = [](uint64_t h, uint64_t w) {
+        h = (h ^ w) * k;
+        return h ^ (h >> 29);
+    };
+    auto word = [](const char *p) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        if constexpr (std::endian::native == std::endian::big)
+            w = __builtin_bswap64(w);
+        return w;
+    };
+    const uint64_t seed = 0xcbf29ce484222325ull ^ (uint64_t(s.size()) * k);
+    uint64_t h[4] = {seed, seed + 1, seed + 2, seed + 3};
+    const char *p = s.data();
+    std::size_t n = s.size();
+    for (; n >= 32; p += 32, n -= 32)
+        for (int i = 0; i < 4; ++i)
+            h[i] = step(h[i], word(p + 8 * i));
+    for (int i = 0; n >= 8; p += 8, n -= 8, ++i)
+        h[i] = step(h[i], word(p));
+    if (n > 0) {
+        uint64_t w = 0; // zero padding; the length is in the seed
+        for (std::size_t i = 0; i < n; ++i)
+            w |= uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
+        h[3] = step(h[3], w);
     }
-    return h;
+    uint64_t r = h[0];
+    for (int i = 1; i < 4; ++i)
+        r = step(r, h[i]);
+    return r ^ (r >> 32);
 }
 
 template <typename T> bool parse_num(std::string_view s, T &out, int base = 10)
@@ -45,6 +80,47 @@ std::string_view next_field(std::string_view &line)
     std::string_view f = line.substr(0, sp);
     line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
     return f;
+}
+
+// take_number - the decimal number at p (a '-' only for signed types) and
+// the one space after it; p moves past both. Overflow is refused.
+template <typename T> bool take_number(const char *&p, const char *end, T &out)
+{
+    const char *q = p;
+    bool negative = false;
+    if constexpr (std::is_signed_v<T>) {
+        if (q != end && *q == '-') {
+            negative = true;
+            ++q;
+        }
+    }
+    const char *digits = q;
+    uint64_t v = 0;
+    // 19 digits never overflow; only a longer number needs the checks.
+    while (q != end && static_cast<unsigned char>(*q - '0') < 10 && q - digits < 19) {
+        v = v * 10 + uint64_t(*q - '0');
+        ++q;
+    }
+    while (q != end && static_cast<unsigned char>(*q - '0') < 10) {
+        if (__builtin_mul_overflow(v, uint64_t(10), &v) ||
+            __builtin_add_overflow(v, uint64_t(*q - '0'), &v))
+            return false;
+        ++q;
+    }
+    if (q == digits || q == end || *q != ' ')
+        return false;
+    if constexpr (std::is_signed_v<T>) {
+        const uint64_t limit = uint64_t(std::numeric_limits<T>::max()) + (negative ? 1 : 0);
+        if (v > limit)
+            return false;
+        out = negative ? T(0 - v) : T(v);
+    } else {
+        if (v > std::numeric_limits<T>::max())
+            return false;
+        out = T(v);
+    }
+    p = q + 1;
+    return true;
 }
 
 } // namespace
@@ -132,7 +208,7 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
     if (!parse_num(next_field(trailer), count) || !parse_num(next_field(trailer), sum, 16) ||
         !trailer.empty())
         return fail("bad trailer");
-    if (sum != fnv1a(body))
+    if (sum != checksum(body))
         return fail("bad checksum");
     std::string_view rest = body.substr(header_size);
     // Every record is at least 10 octets: a larger count is a lie.
@@ -140,26 +216,31 @@ SizeCache::Load SizeCache::load(int dirfd, uid_t uid, std::string &why)
         return fail("record count mismatch");
     records_.reserve(count);
     std::size_t seen = 0;
-    while (!rest.empty()) {
-        auto nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl + 1);
+    // One pass per record, numbers parsed in place: this loop runs for every
+    // message of every cached login.
+    const char *p = rest.data();
+    const char *const end = p + rest.size(); // rest ends with '\n'
+    while (p != end) {
         CacheRecord r;
         CacheEntry &e = r.entry;
-        std::string_view d;
-        if (!parse_num(next_field(line), e.pop3_size) ||
-            !parse_num(next_field(line), e.file_size) || !parse_num(next_field(line), e.received) ||
-            !parse_num(next_field(line), e.mtime_ns) || (d = next_field(line), d.size() != 1) ||
-            (d[0] != 'n' && d[0] != 'c') || !CacheWriter::cacheable(line))
+        if (!take_number(p, end, e.pop3_size) || !take_number(p, end, e.file_size) ||
+            !take_number(p, end, e.received) || !take_number(p, end, e.mtime_ns) || end - p < 3 ||
+            (p[0] != 'n' && p[0] != 'c') || p[1] != ' ')
+            return fail("bad record");
+        r.dir = p[0] == 'c' ? 1 : 0;
+        p += 2;
+        const char *nl = static_cast<const char *>(std::memchr(p, '\n', std::size_t(end - p)));
+        std::string_view name(p, std::size_t(nl - p));
+        if (!CacheWriter::cacheable(name))
             return fail("bad record");
         // A POP3 size is between the file size and twice it (every octet a LF).
         if (e.pop3_size < e.file_size || e.pop3_size > 2 * e.file_size)
             return fail("impossible size");
-        r.name = line;
-        r.base_len = uint16_t(std::min(line.find(':'), line.size()));
-        r.dir = d[0] == 'c' ? 1 : 0;
+        r.name = name;
+        r.base_len = uint16_t(std::min(name.find(':'), name.size()));
         records_.push_back(r);
         ++seen;
+        p = nl + 1;
     }
     if (seen != count)
         return fail("record count mismatch");
@@ -207,10 +288,11 @@ bool CacheWriter::cacheable(std::string_view base)
 {
     if (base.empty() || base.size() > 255)
         return false;
+    // No early exit: the compiler vectorises the whole check.
+    unsigned bad = 0;
     for (unsigned char c : base)
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    return true;
+        bad |= unsigned(static_cast<unsigned char>(c - 0x21) > 0x7e - 0x21);
+    return bad == 0;
 }
 
 void CacheWriter::add(std::string_view full_name, uint8_t dir, const CacheEntry &e)
@@ -230,7 +312,7 @@ int CacheWriter::commit(int dirfd, int tmpfd, const std::string &temp_name)
 {
     char trailer[64];
     int n = std::snprintf(trailer, sizeof trailer, "end %zu %016llx\n", records_,
-                          static_cast<unsigned long long>(fnv1a(text_)));
+                          static_cast<unsigned long long>(checksum(text_)));
     text_.append(trailer, std::size_t(n));
 
     int wdir = tmpfd >= 0 ? tmpfd : dirfd;

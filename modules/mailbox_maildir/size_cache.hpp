@@ -4,11 +4,11 @@
 //
 // Text format, one record a line, in POP3 order, written atomically
 // (temporary file in tmp/ + rename) and owned by the mailbox user, mode 0600:
-//   modpop3d-cache 3 <dev> <maildir-ino> <new-ino> <cur-ino> <w-sizes 0|1>
+//   modpop3d-cache 4 <dev> <maildir-ino> <new-ino> <cur-ino> <w-sizes 0|1>
 //                    <new-mtime-ns> <cur-mtime-ns> <listed-at-ns> <complete 0|1>
 //   <pop3-size> <file-size> <received> <mtime-ns> <n|c> <file name>
 //   ...
-//   end <records> <FNV-1a 64 of every byte before this line, 16 hex digits>
+//   end <records> <checksum (size_cache.cpp) of every byte before this line, 16 hex digits>
 // (the header is one line). It names the directories the cache was written
 // for. While they are the same directories (same device and inodes), an
 // entry is trusted by its base name alone, without a stat: Maildir base names

@@ -76,14 +76,33 @@ def test_loadgen_clean_against_trivial_server(tools, store, scenario, args):
     assert int(r["ok"]) > 0
 
 
-def test_loadgen_catches_corrupted_retr(tools, store):
+def test_loadgen_compares_with_the_store(tools, store):
+    """--store: RETRs are compared with wire bytes rebuilt from the store."""
     lg, triv = tools
-    t = Trivial(triv, store, "--corrupt", "4")  # every 4th RETR has one flipped bit
+    t = Trivial(triv, store)
     try:
-        p, r = loadgen(lg, t.port, store / "manifest", "--scenario", "churn",
-                       "--sessions", "20", "--concurrency", "4")
+        p, r = loadgen(lg, t.port, store / "manifest", "--scenario", "bulk",
+                       "--store", str(store / "store"))
     finally:
         t.stop()
+    assert p.returncode == 0 and r["errors"] == "0", p.stderr
+    assert int(r["expected"]) > 0 and int(r["retr"]) > 0, r
+    assert float(r["cpu_s"]) >= 0
+
+
+@pytest.mark.parametrize("compare", [False, True], ids=["sha256", "store"])
+def test_loadgen_catches_corrupted_retr(tools, store, compare):
+    lg, triv = tools
+    t = Trivial(triv, store, "--corrupt", "4")  # every 4th RETR has one flipped bit
+    extra = ["--store", str(store / "store")] if compare else []
+    try:
+        p, r = loadgen(lg, t.port, store / "manifest", "--scenario", "churn",
+                       "--sessions", "20", "--concurrency", "4", *extra)
+    finally:
+        t.stop()
+    assert (int(r["expected"]) > 0) == compare, r
+    if compare:
+        assert "compared with the" in p.stderr, p.stderr
     assert p.returncode == 1
     # 60 RETRs, every 4th corrupted: 15 bad RETRs, each in its own session
     # (a session stops at its first error).
@@ -91,7 +110,8 @@ def test_loadgen_catches_corrupted_retr(tools, store):
     assert "bytes match no message" in p.stderr
 
 
-def test_loadgen_catches_wrong_manifest(tools, store, tmp_path):
+@pytest.mark.parametrize("compare", [False, True], ids=["sha256", "store"])
+def test_loadgen_catches_wrong_manifest(tools, store, tmp_path, compare):
     lg, triv = tools
     text = (store / "manifest").read_text().splitlines()
     # One message's digest and one user's total are now wrong.
@@ -104,11 +124,16 @@ def test_loadgen_catches_wrong_manifest(tools, store, tmp_path):
     t = Trivial(triv, store)
     try:
         p, r = loadgen(lg, t.port, bad, "--scenario", "churn", "--sessions", "40",
-                       "--concurrency", "4", "--retr", "5")
+                       "--concurrency", "4", "--retr", "5",
+                       *(["--store", str(store / "store")] if compare else []))
     finally:
         t.stop()
     assert p.returncode == 1 and int(r["errors"]) > 0, p.stdout
     assert "bytes match no message" in p.stderr
+    if compare:
+        # The store disagrees with the manifest for that message: it is
+        # reported, and its RETRs are hashed (and fail) instead of compared.
+        assert "do not hash to the manifest" in p.stderr
 
 
 def test_bench_run_smoke_against_modpop3d(tools, binary, staged_module_dir, source_root, workdir):

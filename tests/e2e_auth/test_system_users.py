@@ -10,6 +10,7 @@ import os
 import pathlib
 import poplib
 import pwd
+import select
 import shutil
 import signal
 import socket
@@ -20,7 +21,7 @@ import time
 import pytest
 
 from e2ehelp import AUTH_FAILED, SEND_PASSWORD, TEMP_FAILED, assert_no_secret, real_daemon
-from pop3wire import Conn
+from pop3wire import Conn, b64
 from procs import auth_of, children, ids, wait_for
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0,
@@ -76,10 +77,11 @@ class SystemUser:
 @pytest.fixture
 def users():
     made = []
-    base = 61000 + (os.getpid() % 1000) * 4
+    base = 61000 + (os.getpid() % 400) * 16  # 16 uids per test run, up to 67400
 
     def make(n, password, messages):
-        u = SystemUser(f"mp3t{os.getpid() % 100000}{n}", base + n, password, messages)
+        assert n < 16
+        u = SystemUser(f"mp3t{os.getpid() % 100000}u{n}", base + n, password, messages)
         made.append(u)
         return u
 
@@ -272,3 +274,72 @@ def test_hooks_of_a_system_users_session_run_in_the_auth_process(real_daemon, us
         f"LOGIN user={u.name} {where} messages=2 retrieved=0 deleted=0",
         f"LOGOUT user={u.name} {where} messages=2 retrieved=1 deleted=0",
     ]
+
+
+HOSTILE = ["/", "..", "../../etc/passwd", "%", "'", "*", "(", "a)(uid=*", "root'--",
+           "root%00", "x" * 240, "root@..", "-root", "+root", "root:x", "0"]
+
+
+@pytest.mark.parametrize("backend", ["passwd", "pam"])
+def test_hostile_user_names(real_daemon, users, backend):
+    """Names a backend could misread get the one failure reply, root never
+    logs in, no session process starts, and the daemon stays up."""
+    u = users(8, "Pw-eight-8", [message(1)])
+    service = f"modpop3d-hostile-{os.getpid()}"
+    pam_file = pathlib.Path("/etc/pam.d") / service
+    pam_file.write_text("auth required pam_unix.so\naccount required pam_unix.so\n")
+    try:
+        section = (passwd_modules() if backend == "passwd" else
+                   f"[auth_pam]\nservice: {service}\nmin-uid: 60000\n"
+                   "mailbox: maildir:$(home)/Maildir\n[mailbox_maildir]\n")
+        d = real_daemon(section)
+        with Conn(d.host, d.port) as c:
+            for name in HOSTILE + ["root", "nobody", "daemon"]:
+                assert c.cmd(f"USER {name}") == SEND_PASSWORD, name
+                assert c.cmd(f"PASS {u.password}") == AUTH_FAILED, name
+            assert c.cmd("USER " + "x" * 300) == "-ERR Line too long\r\n"
+            assert c.cmd("AUTH PLAIN") == "+ \r\n"
+            assert c.cmd(b64("\0" + "x" * 300 + "\0" + u.password)) == AUTH_FAILED
+            assert not sessions(d)
+            assert c.cmd(f"USER {u.name}") == SEND_PASSWORD
+            assert c.cmd(f"PASS {u.password}").startswith("+OK Logged in")
+            assert c.cmd("QUIT").startswith("+OK Logging out")
+    finally:
+        pam_file.unlink()
+
+
+def test_a_hung_pam_backend_does_not_stall_other_logins(real_daemon, users, workdir):
+    """PAM asks a program that hangs for one user (pam_exec): while that
+    login waits 8 s in the auth process, clients of another backend (a flat
+    file, asked first) log in. One auth_pam instance is called by one thread
+    at a time (modpop3d-auth_pam(8)): the pool keeps the others going."""
+    slow = users(9, "Pw-nine-9", [message(1)])
+    script = workdir / "pam-slow.sh"
+    script.write_text(f"#!/bin/sh\n[ \"$PAM_USER\" = \"{slow.name}\" ] && sleep 8\nexit 0\n")
+    os.chmod(script, 0o755)
+    flat = workdir / "users"
+    flat.write_text(f"carol:{{PLAIN}}CarolPw:{NOBODY}:{NOBODY}:/nonexistent:empty:\n")
+    service = f"modpop3d-slow-{os.getpid()}"
+    pam_file = pathlib.Path("/etc/pam.d") / service
+    pam_file.write_text(f"auth required pam_exec.so quiet {script}\n"
+                        "auth required pam_unix.so\naccount required pam_unix.so\n")
+    try:
+        d = real_daemon(f"[auth_flatfile]\nfile: {flat}\npriority: 10\n"
+                        f"[auth_pam]\nservice: {service}\nmin-uid: 60000\npriority: 20\n"
+                        "mailbox: maildir:$(home)/Maildir\n[mailbox_maildir]\n[mailbox_empty]\n")
+        with Conn(d.host, d.port) as hung:
+            assert hung.cmd(f"USER {slow.name}") == SEND_PASSWORD
+            hung.send(f"PASS {slow.password}\r\n")
+            d.wait_log("event=auth_serving")
+            time.sleep(0.5)  # the slow request is in the auth process by now
+            for _ in range(3):
+                with Conn(d.host, d.port) as c:
+                    assert c.cmd("USER carol") == SEND_PASSWORD
+                    assert c.cmd("PASS CarolPw").startswith("+OK Logged in")
+                    assert c.cmd("QUIT").startswith("+OK Logging out")
+            # All three were served while the first login still waits.
+            ready, _, _ = select.select([hung.sock], [], [], 0)
+            assert not ready, "the hung login was answered before the others"
+            assert hung.line().decode().startswith("+OK Logged in")
+    finally:
+        pam_file.unlink()

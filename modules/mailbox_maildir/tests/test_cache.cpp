@@ -141,7 +141,7 @@ TEST(MaildirCache, CacheHeaderRecordsTheDirectoriesAndIsPrivate)
     };
     // Identity, trust-w-size, the mtimes of new/ and cur/, listing start,
     // complete.
-    const std::string prefix = "modpop3d-cache 3 " + std::to_string(root.st_dev) + " " +
+    const std::string prefix = "modpop3d-cache 4 " + std::to_string(root.st_dev) + " " +
                                std::to_string(root.st_ino) + " " + std::to_string(n.st_ino) + " " +
                                std::to_string(c.st_ino) + " 1 " + ns(n) + " " + ns(c) + " ";
     EXPECT_EQ(header.substr(0, prefix.size()), prefix) << header;
@@ -289,4 +289,102 @@ TEST(MaildirCache, RecentlyChangedDirectoriesAreAlwaysRead)
     std::string line = last_log(mod, "event=scan");
     EXPECT_NE(line.find("snapshot=no"), std::string::npos) << line;
     EXPECT_NE(line.find("cache_trusted=yes"), std::string::npos) << line;
+}
+
+TEST(MaildirCache, SnapshotGivesTheSameUidlsForLongAndOddNames)
+{
+    // Names served from the cache skip the octet check (the cache loader did
+    // it) but not the length rule: a base over 70 octets, or an empty one,
+    // still gets the md5 UIDL the first (uncached) listing gave it.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    const std::string long_base = "1700000001." + std::string(70, 'L') + ".host";
+    deliver(md, "1700000000.P0.host", "a\n", "new");
+    deliver(md, long_base + ":2,S", "b\n", "cur");
+    deliver(md, ":2,S", "c\n", "cur");
+    deliver(md, "1700000002." + std::string(59 - 11, 'x') + ".host", "d\n", "cur"); // 70 octets
+    set_mtime(md + "/new", ::time(nullptr) - 60);
+    set_mtime(md + "/cur", ::time(nullptr) - 60);
+    LoadedModule mod(module_path(), {});
+    Listing first = list(mod, md);
+    ASSERT_NE(last_log(mod, "event=scan").find("snapshot=no"), std::string::npos);
+    Listing second = list(mod, md);
+    std::string line = last_log(mod, "event=scan");
+    ASSERT_NE(line.find("snapshot=yes"), std::string::npos) << line;
+    EXPECT_EQ(first, second);
+    ASSERT_EQ(second.uidls.size(), 4u);
+    for (const std::string &u : second.uidls) {
+        EXPECT_FALSE(u.empty());
+        EXPECT_LE(u.size(), 70u) << u;
+    }
+    EXPECT_EQ(std::count_if(second.uidls.begin(), second.uidls.end(),
+                            [](const std::string &u) { return u.rfind("md5:", 0) == 0; }),
+              2);
+}
+
+TEST(MaildirCache, SizesAtChunkBoundariesAndEmptyFilesAreExactAndCached)
+{
+    // The size count stops at the size fstat gave: check it at 0 octets, at
+    // the 64 KiB read size and around it, with bare LFs at the edges.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    const std::vector<std::size_t> lengths = {0, 1, 65535, 65536, 65537, 131072, 200001};
+    std::vector<uint64_t> want;
+    for (std::size_t i = 0; i < lengths.size(); ++i) {
+        std::string body(lengths[i], 'x');
+        for (std::size_t j = 0; j < body.size(); j += 4099)
+            body[j] = '\n';
+        if (!body.empty())
+            body.back() = '\n';
+        deliver(md, std::to_string(1700000000 + i) + ".S" + std::to_string(i) + ".host", body,
+                "new");
+        want.push_back(pop3_size(body));
+    }
+    LoadedModule mod(module_path(), {});
+    EXPECT_EQ(list(mod, md).sizes, want);
+    EXPECT_NE(last_log(mod, "event=scan").find("size_computed=7"), std::string::npos);
+    EXPECT_EQ(list(mod, md).sizes, want);
+    EXPECT_NE(last_log(mod, "event=scan").find("size_from_cache=7"), std::string::npos);
+}
+
+TEST(MaildirCache, FirstListingChecksEachFileWhenItOpensItToCount)
+{
+    // Without a cache, files whose size is not in their name are checked on
+    // the descriptor opened to count them (no stat of the name first): the
+    // same files must be refused, with the same counts, as by a stat.
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    deliver(md, "1700000001.plain.host", "a\nb\n");
+    deliver(md, "1700000002.linked.host", "c\n");
+    ASSERT_EQ(::link((md + "/new/1700000002.linked.host").c_str(), (t.path() + "/l").c_str()), 0);
+    deliver(md, "1700000003.named.host,S=2,W=3", "d\n", "cur");
+    deliver(md, "1700000004.foreign.host", "e\n", "cur");
+    const bool root = ::geteuid() == 0;
+    if (root) {
+        ASSERT_EQ(::chown((md + "/cur/1700000004.foreign.host").c_str(), 4242, 4242), 0);
+    }
+    // Read but not "accessed": the count opens with O_NOATIME.
+    const std::string plain = md + "/new/1700000001.plain.host";
+    struct timespec times[2] = {{1000000000, 0}, {1600000000, 0}}; // atime older than mtime
+    ASSERT_EQ(::utimensat(AT_FDCWD, plain.c_str(), times, 0), 0);
+
+    LoadedModule mod(module_path(), {{"refuse-hard-links", "yes"}});
+    Listing l = list(mod, md);
+    const std::string line = last_log(mod, "event=scan");
+    EXPECT_NE(line.find("skipped_hard_link=1"), std::string::npos) << line;
+    EXPECT_NE(line.find("size_from_name=1"), std::string::npos) << line;
+    EXPECT_NE(line.find("errors=0"), std::string::npos) << line;
+    if (root) {
+        EXPECT_NE(line.find("skipped_foreign_owner=1"), std::string::npos) << line;
+        EXPECT_EQ(l.uidls, (std::vector<std::string>{"1700000001.plain.host",
+                                                     "1700000003.named.host,S=2,W=3"}));
+        EXPECT_EQ(l.sizes, (std::vector<uint64_t>{6, 3}));
+    } else {
+        EXPECT_EQ(l.uidls.size(), 3u);
+    }
+    struct stat st;
+    ASSERT_EQ(::stat(plain.c_str(), &st), 0);
+    EXPECT_EQ(st.st_atim.tv_sec, 1000000000);
+    // The same listing from the cache the first one wrote.
+    EXPECT_EQ(list(mod, md), l);
 }
