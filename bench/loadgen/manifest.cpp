@@ -1,6 +1,8 @@
 // manifest.cpp - parsing of storegen's manifest; see manifest.hpp.
 #include "manifest.hpp"
 
+#include "reply.hpp"
+
 #include <algorithm>
 #include <fcntl.h>
 #include <fstream>
@@ -121,13 +123,7 @@ std::string sha256_hex(const std::string &data)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += digits[md[i] >> 4];
-        out += digits[md[i] & 15];
-    }
-    return out;
+    return hex_digest(md, len);
 }
 
 } // namespace

@@ -7,6 +7,17 @@
 namespace bench
 {
 
+std::string hex_digest(const unsigned char *md, unsigned len)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+        out += digits[md[i] >> 4];
+        out += digits[md[i] & 15];
+    }
+    return out;
+}
+
 struct Reply::Hash {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     ~Hash() { EVP_MD_CTX_free(ctx); }
@@ -21,13 +32,7 @@ struct Reply::Hash {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned len = 0;
         EVP_DigestFinal_ex(ctx, md, &len);
-        static const char digits[] = "0123456789abcdef";
-        std::string out;
-        for (unsigned i = 0; i < len; ++i) {
-            out += digits[md[i] >> 4];
-            out += digits[md[i] & 15];
-        }
-        return out;
+        return hex_digest(md, len);
     }
 };
 

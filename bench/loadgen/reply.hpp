@@ -75,4 +75,7 @@ class Reply
     std::unique_ptr<Hash> hash_;
 };
 
+// hex_digest - lower-case hex of a digest (SHA-256 here).
+std::string hex_digest(const unsigned char *md, unsigned len);
+
 } // namespace bench
