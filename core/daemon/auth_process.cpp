@@ -45,7 +45,7 @@ class AuthServer
 {
   public:
     AuthServer(config::Configuration &conf, modload::ModuleSet &modules, AuthProcessRole role)
-        : settings_(conf.core), role_(std::move(role)),
+        : role_(std::move(role)),
           chain_(modules, conf.core.auth_cache_ttl_ms, conf.core.auth_cache_size),
           pool_(static_cast<unsigned>(conf.core.auth_threads))
     {
@@ -64,7 +64,6 @@ class AuthServer
     // cannot be told.
     bool grant(std::size_t slot, AuthAnswer &answer, const std::string &login);
 
-    const config::CoreSettings &settings_;
     AuthProcessRole role_;
     AuthChain chain_;
     ThreadPool pool_;

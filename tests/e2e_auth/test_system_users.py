@@ -6,6 +6,7 @@ passed to the session process; TLS connections are relayed by the login
 worker. The harness creates its own system users (useradd) and PAM service
 file, and removes them; it needs root."""
 import contextlib
+import itertools
 import os
 import pathlib
 import poplib
@@ -70,18 +71,23 @@ class SystemUser:
         return sorted(p.name for sub in ("new", "cur") for p in (self.maildir / sub).iterdir())
 
     def remove(self):
-        subprocess.run(["userdel", self.name], capture_output=True)
+        # -f: a session process of the user may still be ending.
+        subprocess.run(["userdel", "-f", self.name], capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+_serial = itertools.count(1)  # every user of a test run has its own name and uid
 
 
 @pytest.fixture
 def users():
     made = []
-    base = 61000 + (os.getpid() % 400) * 16  # 16 uids per test run, up to 67400
+    base = 61000 + (os.getpid() % 100) * 64  # 64 uids per test run, up to 67400
 
     def make(n, password, messages):
-        assert n < 16
-        u = SystemUser(f"mp3t{os.getpid() % 100000}u{n}", base + n, password, messages)
+        k = next(_serial)
+        assert k < 64
+        u = SystemUser(f"mp3t{os.getpid() % 100000}u{k}", base + k, password, messages)
         made.append(u)
         return u
 
