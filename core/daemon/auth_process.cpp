@@ -168,7 +168,7 @@ void AuthServer::serve(std::size_t slot, ipc::Message request)
                 return; // a session process that has gone
             ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
             a.wipe();
-            if (r != ipc::Io::ok)
+            if (r != ipc::Io::ok && r != ipc::Io::closed) // closed: the asker has exited
                 log::writef(log::Warning, "",
                             "event=auth_ipc_error why=\"cannot answer worker slot %zu\"", slot);
         });

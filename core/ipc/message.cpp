@@ -113,17 +113,17 @@ Io send_message(int socket, const Message &m, const std::vector<int> &fds, bool 
         c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
         std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     }
-    for (;;) {
-        ssize_t n = sendmsg(socket, &msg, MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
-        std::fill(bytes.begin(), bytes.end(), '\0');
-        if (n == static_cast<ssize_t>(iov.iov_len))
-            return Io::ok;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return Io::again;
-        return n < 0 && (errno == EPIPE || errno == ECONNRESET) ? Io::closed : Io::error;
-    }
+    ssize_t n;
+    do {
+        n = sendmsg(socket, &msg, MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
+    } while (n < 0 && errno == EINTR); // the bytes are wiped only after the last try
+    int saved = errno;
+    std::fill(bytes.begin(), bytes.end(), '\0');
+    if (n == static_cast<ssize_t>(iov.iov_len))
+        return Io::ok;
+    if (n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK))
+        return Io::again;
+    return n < 0 && (saved == EPIPE || saved == ECONNRESET) ? Io::closed : Io::error;
 }
 
 Io receive_message(int socket, Message &m, std::vector<int> &fds, bool nonblocking)
@@ -141,8 +141,12 @@ Io receive_message(int socket, Message &m, std::vector<int> &fds, bool nonblocki
     do {
         n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0));
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return Io::again;
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? Io::again : Io::error;
+        // A peer that exits with datagrams still unread in its queue leaves
+        // ECONNRESET here, not an end of file: it is gone all the same.
+        return errno == ECONNRESET ? Io::closed : Io::error;
     for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;

@@ -174,6 +174,21 @@ TEST(IpcTransport, PeerGoneIsReported)
     close(fds[0]);
 }
 
+// The auth process answers a session's last hook request just as the
+// session exits; the unread answer makes the kernel report ECONNRESET on the
+// auth side, which must read as "peer gone", never as a malformed request.
+TEST(IpcTransport, PeerGoneWithUnreadDataIsReportedAsClosed)
+{
+    int fds[2];
+    ASSERT_TRUE(ipc::seqpacket_pair(fds));
+    ASSERT_EQ(ipc::send_message(fds[0], ipc::Message("answer")), ipc::Io::ok);
+    close(fds[1]); // exits without reading it
+    ipc::Message got;
+    std::vector<int> passed;
+    EXPECT_EQ(ipc::receive_message(fds[0], got, passed, true), ipc::Io::closed);
+    close(fds[0]);
+}
+
 TEST(SessionHandover, RoundTripAndValidation)
 {
     daemon::SessionHandover h;
