@@ -525,19 +525,19 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
     c->session->set("session_id", std::to_string(c->id));
     Connection &ref = *c;
     connections_[c->id] = std::move(c);
+    // Registered for input at once: what nearly every session waits for
+    // after its greeting, so that start_session needs no second epoll_ctl.
     epoll_event ev{};
-    ev.events = 0;
+    ev.events = EPOLLIN;
     ev.data.u64 = ref.id;
+    ref.interest = EPOLLIN;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     if (ref.listener.proxy) {
         // The balancer's header comes first; the session starts after it,
         // with the client's address from it.
         ref.proxy_pending = true;
-        ev.events = EPOLLIN;
-        ref.interest = EPOLLIN;
-        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
         return;
     }
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     start_session(ref);
 }
 
