@@ -220,8 +220,12 @@ class Master
     std::map<std::string, net::Listener> bound_; // listen text -> socket
     bool systemd_ = false;
     std::map<pid_t, Worker> workers_;
-    std::map<pid_t, Generation *> auths_;   // auth processes
-    std::map<pid_t, std::string> sessions_; // system users' session processes -> user
+    std::map<pid_t, Generation *> auths_; // auth processes
+    struct SessionProcess {
+        std::string user;
+        std::string limit_key; // counted in session_slot; empty: a TLS relay (the worker counts it)
+    };
+    std::map<pid_t, SessionProcess> sessions_; // system users' session processes
     struct Endpoint {
         Generation *gen;
         bool grant;           // the grant channel, else a control channel
@@ -229,7 +233,11 @@ class Master
     };
     std::map<int, Endpoint> channel_of_; // master-side channel fds in the epoll set
     std::map<std::string, Grant> grants_;
-    std::vector<bool> slot_used_ = std::vector<bool>(SharedLimits::max_slots, false);
+    std::vector<bool> slot_used_ = [] {
+        std::vector<bool> used(SharedLimits::max_slots, false);
+        used[SharedLimits::session_slot] = true; // the master's
+        return used;
+    }();
     std::unique_ptr<SharedLimits> limits_;
     int epoll_ = -1, signal_fd_ = -1;
     pid_t master_pid_ = 0;
@@ -655,7 +663,17 @@ void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
     close(handover.fd);
     if (hooks[0] >= 0)
         close(hooks[0]);
-    sessions_[pid] = grant.user;
+    SessionProcess record{grant.user, ""};
+    if (!handover.tls) {
+        // The worker stopped counting the connection when it let go of it:
+        // it counts here until the session process ends, so max-connections
+        // and max-connections-per-ip still see it.
+        record.limit_key = net::endpoint_of_text(handover.peer_ip, 0).limit_key;
+        if (record.limit_key.empty())
+            record.limit_key = handover.peer_ip;
+        limits_->admit(SharedLimits::session_slot, record.limit_key, INT64_MAX, INT64_MAX);
+    }
+    sessions_[pid] = std::move(record);
     log::writef(log::Debug, "", "event=session_started pid=%d user=%s uid=%u", pid,
                 log::quote(grant.user).c_str(), static_cast<unsigned>(grant.uid));
 }
@@ -788,9 +806,11 @@ void Master::reap()
             continue;
         }
         if (auto se = sessions_.find(pid); se != sessions_.end()) {
+            if (!se->second.limit_key.empty())
+                limits_->release(SharedLimits::session_slot, se->second.limit_key);
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 log::writef(log::Warning, "", "event=session_exited pid=%d user=%s %s", pid,
-                            log::quote(se->second).c_str(),
+                            log::quote(se->second.user).c_str(),
                             WIFSIGNALED(status)
                                 ? ("signal=" + std::to_string(WTERMSIG(status))).c_str()
                                 : ("status=" + std::to_string(WEXITSTATUS(status))).c_str());

@@ -1522,7 +1522,7 @@ void Server::adopt_handover()
     c->peer = net::endpoint_of_text(h.peer_ip, h.peer_port);
     c->local = net::endpoint_of_text(h.local_ip, h.local_port);
     c->listener.tls = net::TlsMode::none;
-    c->counted = false; // the login worker counted the connection
+    c->counted = false; // the master counts it (SharedLimits::session_slot)
     c->tls_relayed = h.tls;
     c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
     for (const auto &[k, v] : h.facts)

@@ -36,6 +36,10 @@ class SharedLimits
     // Worker slots (columns). A generation of workers and the generations
     // still draining after reloads share them.
     static constexpr unsigned max_slots = 256;
+    // The master's own column: system users' session processes that took
+    // a plain connection over from a worker (a TLS one stays counted by the
+    // worker that relays it). Never given to a worker.
+    static constexpr unsigned session_slot = max_slots - 1;
     static constexpr unsigned ip_buckets = 8192;
     static constexpr unsigned failure_buckets = 65536;
     static constexpr unsigned login_sets = 16384;

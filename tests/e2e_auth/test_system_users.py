@@ -349,3 +349,24 @@ def test_a_hung_pam_backend_does_not_stall_other_logins(real_daemon, users, work
             assert hung.line().decode().startswith("+OK Logged in")
     finally:
         pam_file.unlink()
+
+
+def test_handed_over_sessions_count_against_the_connection_limits(real_daemon, users):
+    # A plain connection handed to a session process has left the worker;
+    # the master counts it until the session process ends, so the limits
+    # still see it (a TLS one stays counted by the worker that relays it).
+    u = users(1, "Pw-limit-1", [message(1)])
+    d = real_daemon(passwd_modules(), core={"max-connections": 1, "max-connections-per-ip": 1})
+    with Conn(d.host, d.port) as c:
+        assert c.cmd(f"USER {u.name}") == SEND_PASSWORD
+        assert c.cmd(f"PASS {u.password}").startswith("+OK Logged in, 1 message ")
+        session_of(d)
+        with Conn(d.host, d.port) as second:
+            assert second.greeting.startswith(b"-ERR [SYS/TEMP] Too many connections")
+        assert c.cmd("STAT").startswith("+OK 1 ")
+        assert c.cmd("QUIT").startswith("+OK")
+    wait_for("the session process ends", lambda: not sessions(d))
+    # Released when it ended: a new client gets in.
+    with Conn(d.host, d.port) as third:
+        assert third.greeting.startswith(b"+OK")
+        assert third.cmd("QUIT").startswith("+OK")
