@@ -194,6 +194,9 @@ SSL_CTX *make_tls(const Options &o)
     if (ctx == nullptr)
         usage("cannot create a TLS context");
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // Whole records per read(2): the reply loop reads until OpenSSL wants
+    // the socket again, so nothing read ahead is left waiting.
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (!o.tls_ca.empty()) {
         if (SSL_CTX_load_verify_locations(ctx, o.tls_ca.c_str(), nullptr) != 1)
             usage("cannot load --tls-ca");
