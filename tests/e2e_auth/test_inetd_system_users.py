@@ -11,6 +11,7 @@ standard input and output, as inetd does. Needs root (useradd, setuid)."""
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 
@@ -28,12 +29,14 @@ pytestmark = pytest.mark.skipif(os.getuid() != 0,
 class Inetd:
     """One modpop3d -i run on an accepted loopback connection."""
 
-    def __init__(self, binary, module_dir, workdir, modules, as_root=True, stderr_is_socket=False):
+    def __init__(self, binary, module_dir, workdir, modules, as_root=True, stderr_is_socket=False,
+                 core_extra=""):
         settings = dict(CORE, **{"module-dir": str(module_dir), "log-level": "debug"})
         if as_root:
             settings["mail-user"] = "nobody"
         self.conf = workdir / "inetd.conf"
-        self.conf.write_text("".join(f"{k}: {v}\n" for k, v in settings.items()) + modules)
+        self.conf.write_text("".join(f"{k}: {v}\n" for k, v in settings.items()) + core_extra +
+                             modules)
         self.log = workdir / "inetd.log"
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
@@ -239,3 +242,23 @@ def test_not_root_still_refuses_a_system_user(inetd, users, workdir, staged_modu
     text = r.log_text()
     assert f"differs from the server's uid {NOBODY}" in text
     assert len(u.files()) == 1
+
+
+def test_sigterm_drains_the_session_and_leaves_no_process(inetd, users):
+    """SIGTERM to the inetd master drains the system user's session (as a
+    daemon's drain does, bounded by shutdown-timeout); no auth or session
+    process outlives it, and nothing is deleted without QUIT."""
+    u = users(5, "Pw-inetd-5", [message(1), message(2)])
+    r = inetd(passwd_modules(), core_extra="shutdown-timeout: 1s\n")
+    assert r.line() == "+OK modpop3d ready\r\n"
+    assert r.cmd(f"USER {u.name}") == SEND_PASSWORD
+    assert r.cmd(f"PASS {u.password}").startswith("+OK Logged in, 2 messages")
+    sess, auth = r.child("modpop3d-sess"), r.child("modpop3d-auth")
+    assert r.cmd("DELE 1") == "+OK Message deleted\r\n"
+    r.proc.send_signal(signal.SIGTERM)
+    assert r.finish() == 0
+    for pid in (sess, auth):
+        assert not pathlib.Path(f"/proc/{pid}").exists() or comm(pid) not in (
+            "modpop3d-sess", "modpop3d-auth")
+    assert len(u.files()) == 2
+    assert "event=stopping signal=15" in r.log_text()
