@@ -288,6 +288,15 @@ AuthAnswer AuthChain::login(modpop3d_session &session, bool apop, const std::str
     return answer;
 }
 
+bool AuthChain::login_cached(const std::string &user, const std::string &password, AuthAnswer &out)
+{
+    if (!cache_.enabled() || has_hooks(MODPOP3D_EV_AUTH_OK) || !cache_.find(user, password, out))
+        return false;
+    ++cache_hits_;
+    log::writef(log::Debug, out.instance, "event=auth_cache_hit user=%s", user.c_str());
+    return true;
+}
+
 void AuthChain::log_cache() const
 {
     if (cache_.enabled())

@@ -81,6 +81,11 @@ class AuthChain : public AuthService
                        int64_t cache_size = 0);
 
     bool empty() const { return auth_.empty(); }
+    // login_cached - a plain login answered from the positive cache, when
+    // the entry is there and no hook runs at AUTH_OK: nothing in it can
+    // block, so the auth process answers it on its event loop. False: ask
+    // login().
+    bool login_cached(const std::string &user, const std::string &password, AuthAnswer &out);
     // log_cache - "event=auth_cache" where logins are checked (the auth
     // process, inetd mode), when the cache is on.
     void log_cache() const;

@@ -59,6 +59,8 @@ class AuthServer
     void on_master();
     void drop_channel(std::size_t slot);
     void serve(std::size_t slot, ipc::Message request);
+    // reply - send `answer` for request `id` to the channel in `slot`.
+    void reply(std::size_t slot, const std::string &id, const AuthAnswer &answer);
     // grant - for a login whose uid is not the fast path's: tell the master
     // and put the token in the answer. False (answer TEMP) when the master
     // cannot be told.
@@ -77,9 +79,7 @@ bool AuthServer::grant(std::size_t slot, AuthAnswer &answer, const std::string &
     auto uid_it = answer.result.find("uid");
     if (uid_it == answer.result.end())
         return true; // no uid: the fast path's user serves it
-    ipc::Message probe;
-    probe.add("uid", uid_it->second);
-    auto uid = probe.number("uid", UINT32_MAX - 1);
+    auto uid = ipc::parse_number(uid_it->second, UINT32_MAX - 1);
     if (!uid) {
         answer.status = MODPOP3D_E_INTERNAL; // result_set() checked it: cannot happen
         return true;
@@ -106,8 +106,41 @@ bool AuthServer::grant(std::size_t slot, AuthAnswer &answer, const std::string &
     return true;
 }
 
+void AuthServer::reply(std::size_t slot, const std::string &id, const AuthAnswer &answer)
+{
+    ipc::Message a("answer");
+    a.add("id", id).add("status", std::to_string(answer.status));
+    a.add("instance", answer.instance);
+    authproto::put_result(a, answer.result);
+    if (slot >= role_.channels.size() || role_.channels[slot] < 0)
+        return; // a session process that has gone
+    ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
+    a.wipe();
+    if (r != ipc::Io::ok && r != ipc::Io::closed) // closed: the asker has exited
+        log::writef(log::Warning, "", "event=auth_ipc_error why=\"cannot answer worker slot %zu\"",
+                    slot);
+}
+
 void AuthServer::serve(std::size_t slot, ipc::Message request)
 {
+    if (request.value("op") == "plain") {
+        // A client polling again within auth-cache-ttl: answered here, with
+        // no thread hop, when the cache has it and no hook must run.
+        AuthAnswer cached;
+        const std::string user = request.value("user");
+        const std::string *secret = request.get("secret");
+        if (secret != nullptr && chain_.login_cached(user, *secret, cached)) {
+            if (!grant(slot, cached, user)) {
+                log::write(log::Err, "",
+                           "event=auth_ipc_error why=\"cannot send a grant to the master\"");
+                cached.status = MODPOP3D_E_TEMP;
+                cached.result.clear();
+            }
+            reply(slot, request.value("id"), cached);
+            request.wipe();
+            return;
+        }
+    }
     auto session = std::make_shared<modpop3d_session>();
     authproto::take_facts(request, *session);
     auto answer = std::make_shared<AuthAnswer>();
@@ -159,19 +192,7 @@ void AuthServer::serve(std::size_t slot, ipc::Message request)
             }
             req->wipe();
         },
-        [this, slot, id, answer] {
-            ipc::Message a("answer");
-            a.add("id", id).add("status", std::to_string(answer->status));
-            a.add("instance", answer->instance);
-            authproto::put_result(a, answer->result);
-            if (slot >= role_.channels.size() || role_.channels[slot] < 0)
-                return; // a session process that has gone
-            ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
-            a.wipe();
-            if (r != ipc::Io::ok && r != ipc::Io::closed) // closed: the asker has exited
-                log::writef(log::Warning, "",
-                            "event=auth_ipc_error why=\"cannot answer worker slot %zu\"", slot);
-        });
+        [this, slot, id, answer] { reply(slot, id, *answer); });
 }
 
 void AuthServer::on_request(std::size_t slot)

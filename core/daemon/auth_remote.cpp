@@ -5,76 +5,142 @@
 #include "modload/host_services.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace modpop3d::daemon
 {
 
+namespace
+{
+
+uint64_t steady_ms()
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+}
+
+} // namespace
+
 RemoteAuth::RemoteAuth(int socket, Facts facts, int64_t timeout_ms)
-    : socket_(socket), facts_(facts), timeout_ms_(timeout_ms)
+    : socket_(socket), facts_(facts), timeout_ms_(timeout_ms),
+      loop_thread_(std::this_thread::get_id())
 {
     uint64_t start = 0;
     modload::host_table()->random_bytes(&start, sizeof start);
     next_id_ = (start >> 2) + 1; // never near wrapping
-    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    reader_ = std::thread([this] { read_answers(); });
 }
 
-RemoteAuth::~RemoteAuth()
+AuthAnswer RemoteAuth::answer_of(ipc::Message &m)
 {
-    uint64_t one = 1;
-    ssize_t ignored = write(stop_fd_, &one, sizeof one);
-    (void)ignored;
-    reader_.join();
-    close(stop_fd_);
+    AuthAnswer answer;
+    answer.status = MODPOP3D_E_TEMP;
+    int32_t status = MODPOP3D_E_TEMP;
+    if (!authproto::status_of(m, status)) {
+        log::write(log::Err, "", "event=auth_ipc_error why=\"answer without a valid status\"");
+        m.wipe();
+        return answer;
+    }
+    answer.status = status;
+    answer.instance = m.value("instance");
+    authproto::take_result(m, answer.result);
+    m.wipe(); // a lookup's answer holds a secret
+    return answer;
 }
 
-void RemoteAuth::read_answers()
+bool RemoteAuth::drain()
 {
     for (;;) {
-        pollfd p[2] = {{socket_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0)
-            continue; // EINTR
-        if (p[1].revents)
-            return;
         ipc::Message m;
         std::vector<int> fds;
         ipc::Io r = ipc::receive_message(socket_, m, fds, true);
         for (int fd : fds)
             close(fd); // answers carry none
         if (r == ipc::Io::again)
-            continue;
+            return true;
+        if (r == ipc::Io::closed)
+            return false;
         if (r != ipc::Io::ok || m.type != "answer") {
-            if (r == ipc::Io::closed)
-                return; // the master closed it: we are going away
             log::write(log::Err, "", "event=auth_ipc_error why=\"malformed answer\"");
             continue;
         }
         auto id = m.number("id");
         std::lock_guard lock(mutex_);
         auto it = id ? pending_.find(*id) : pending_.end();
-        if (it == pending_.end())
+        if (it == pending_.end()) {
+            m.wipe();
             continue; // timed out already, or a predecessor's
-        it->second->answer = std::move(m);
-        it->second->done = true;
+        }
+        std::shared_ptr<Pending> p = std::move(it->second);
         pending_.erase(it);
-        arrived_.notify_all();
+        p->answer = std::move(m);
+        p->done = true;
+        if (p->callback)
+            deferred_.push_back(std::move(p));
+        else
+            arrived_.notify_all();
     }
 }
 
-AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
+bool RemoteAuth::on_readable()
 {
-    AuthAnswer answer;
-    answer.status = MODPOP3D_E_TEMP;
+    bool open = drain();
+    run_deferred();
+    return open;
+}
+
+void RemoteAuth::run_deferred()
+{
+    std::vector<std::shared_ptr<Pending>> ready;
+    {
+        std::lock_guard lock(mutex_);
+        if (deferred_.empty())
+            return;
+        ready.swap(deferred_);
+    }
+    for (auto &p : ready) {
+        AuthAnswer temp; // the request could not be sent
+        temp.status = MODPOP3D_E_TEMP;
+        p->callback(p->done ? answer_of(p->answer) : std::move(temp));
+    }
+}
+
+void RemoteAuth::expire()
+{
+    uint64_t now = steady_ms();
+    std::vector<std::shared_ptr<Pending>> late;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second->callback && it->second->deadline_ms <= now) {
+                late.push_back(std::move(it->second));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto &p : late) {
+        log::writef(log::Warning, "",
+                    "event=auth_timeout why=\"no answer from the auth process\" timeout_ms=%lld",
+                    static_cast<long long>(timeout_ms_));
+        AuthAnswer temp;
+        temp.status = MODPOP3D_E_TEMP;
+        p->callback(std::move(temp));
+    }
+}
+
+bool RemoteAuth::send(ipc::Message &request, const std::shared_ptr<Pending> &pending)
+{
     uint64_t id = next_id_++;
     request.fields.emplace_back("id", std::to_string(id)); // receivers look keys up by name
-    Pending pending;
-    if (wait) {
+    if (pending) {
         std::lock_guard lock(mutex_);
-        pending_[id] = &pending;
+        pending_[id] = pending;
     }
     ipc::Io sent;
     {
@@ -82,40 +148,71 @@ AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
         sent = ipc::send_message(socket_, request);
     }
     request.wipe();
-    if (sent != ipc::Io::ok) {
-        log::write(log::Err, "", "event=auth_ipc_error why=\"cannot reach the auth process\"");
+    if (sent == ipc::Io::ok)
+        return true;
+    log::write(log::Err, "", "event=auth_ipc_error why=\"cannot reach the auth process\"");
+    std::lock_guard lock(mutex_);
+    pending_.erase(id);
+    return false;
+}
+
+void RemoteAuth::wait_on_loop(const std::shared_ptr<Pending> &p, uint64_t deadline_ms)
+{
+    for (;;) {
+        uint64_t now = steady_ms();
+        if (now >= deadline_ms)
+            return;
+        pollfd pfd{socket_, POLLIN, 0};
+        int n = poll(&pfd, 1, static_cast<int>(std::min<uint64_t>(deadline_ms - now, 1000)));
+        if (n < 0 && errno != EINTR)
+            return;
+        bool open = drain(); // other logins' answers wait in deferred_
         std::lock_guard lock(mutex_);
-        pending_.erase(id);
-        return answer;
+        if (p->done || !open)
+            return;
     }
-    if (!wait)
-        return answer;
-    std::unique_lock lock(mutex_);
-    if (!arrived_.wait_for(lock, std::chrono::milliseconds(timeout_ms_),
-                           [&] { return pending.done; })) {
-        pending_.erase(id);
+}
+
+AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
+{
+    AuthAnswer temp;
+    temp.status = MODPOP3D_E_TEMP;
+    auto pending = wait ? std::make_shared<Pending>() : nullptr;
+    if (!send(request, pending) || !wait)
+        return temp;
+    uint64_t deadline = steady_ms() + static_cast<uint64_t>(timeout_ms_);
+    bool answered;
+    if (std::this_thread::get_id() == loop_thread_) {
+        wait_on_loop(pending, deadline);
+        std::lock_guard lock(mutex_);
+        answered = pending->done;
+    } else {
+        // A pool thread: the event loop reads the answer and wakes it.
+        std::unique_lock lock(mutex_);
+        answered = arrived_.wait_for(lock, std::chrono::milliseconds(timeout_ms_),
+                                     [&] { return pending->done; });
+    }
+    if (!answered) {
+        std::lock_guard lock(mutex_);
+        for (auto it = pending_.begin(); it != pending_.end(); ++it)
+            if (it->second == pending) {
+                pending_.erase(it);
+                break;
+            }
         log::writef(log::Warning, "",
                     "event=auth_timeout why=\"no answer from the auth process\" "
                     "timeout_ms=%lld",
                     static_cast<long long>(timeout_ms_));
-        return answer;
+        return temp;
     }
-    lock.unlock();
-    const ipc::Message &m = pending.answer;
-    int32_t status = MODPOP3D_E_TEMP;
-    if (!authproto::status_of(m, status)) {
-        log::write(log::Err, "", "event=auth_ipc_error why=\"answer without a valid status\"");
-        return answer;
-    }
-    answer.status = status;
-    answer.instance = m.value("instance");
-    authproto::take_result(m, answer.result);
-    pending.answer.wipe(); // a lookup's answer holds a secret
-    return answer;
+    return answer_of(pending->answer);
 }
 
-AuthAnswer RemoteAuth::login(modpop3d_session &session, bool apop, const std::string &user,
-                             const std::string &secret, const std::string &timestamp)
+namespace
+{
+
+ipc::Message login_request(modpop3d_session &session, bool apop, const std::string &user,
+                           const std::string &secret, const std::string &timestamp)
 {
     // One round trip: the auth process runs the hooks, and makes the grant
     // of a system user's session, itself.
@@ -124,7 +221,30 @@ AuthAnswer RemoteAuth::login(modpop3d_session &session, bool apop, const std::st
     if (apop)
         m.add("timestamp", timestamp);
     authproto::put_facts(m, session);
-    return call(std::move(m));
+    return m;
+}
+
+} // namespace
+
+AuthAnswer RemoteAuth::login(modpop3d_session &session, bool apop, const std::string &user,
+                             const std::string &secret, const std::string &timestamp)
+{
+    return call(login_request(session, apop, user, secret, timestamp));
+}
+
+void RemoteAuth::login_async(modpop3d_session &session, bool apop, const std::string &user,
+                             const std::string &secret, const std::string &timestamp, Done done)
+{
+    ipc::Message m = login_request(session, apop, user, secret, timestamp);
+    auto pending = std::make_shared<Pending>();
+    pending->callback = std::move(done);
+    pending->deadline_ms = steady_ms() + static_cast<uint64_t>(timeout_ms_);
+    if (!send(m, pending)) {
+        // Answered from the event loop like any other, never from inside
+        // the caller.
+        std::lock_guard lock(mutex_);
+        deferred_.push_back(std::move(pending));
+    }
 }
 
 AuthAnswer RemoteAuth::lookup_credentials(modpop3d_session &session, const std::string &user,

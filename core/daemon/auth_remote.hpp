@@ -1,13 +1,17 @@
-// auth_remote.hpp - the login worker's side of the auth process: every
-// AuthService call becomes a request on the worker's socketpair to the auth
-// process and waits (on a pool thread) for its answer, at most
-// `timeout_ms`; then it fails with TEMP ("-ERR [SYS/TEMP]"), which is also
-// what a client sees while a crashed auth process is being restarted.
+// auth_remote.hpp - the login side of the auth process: every AuthService
+// call becomes a request on the process's socketpair to the auth process.
 //
-// One reader thread takes the answers off the socket and hands each to the
-// thread waiting for it. Request ids start at a random value, so a worker
-// restarted on the same socketpair discards answers meant for its
-// predecessor.
+// The event loop of the server that owns it reads the answers: it watches
+// socket(), calls on_readable() when it is readable and expire() on its
+// timer. A login (login_async) is sent from the event loop and its answer
+// handed to a callback on the event loop, with no thread in between; the
+// other calls block their caller (a pool thread, or briefly the event loop
+// itself for a LOGIN hook) until the answer comes, at most `timeout_ms`.
+// Then they fail with TEMP ("-ERR [SYS/TEMP]"), which is also what a client
+// sees while a crashed auth process is being restarted.
+//
+// Request ids start at a random value, so a worker restarted on the same
+// socketpair discards answers meant for its predecessor.
 #pragma once
 
 #include "daemon/auth_service.hpp"
@@ -15,9 +19,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace modpop3d::daemon
 {
@@ -29,11 +36,28 @@ class RemoteAuth : public AuthService
         bool can_serve_credentials = false;
         uint32_t hook_events = 0; // MODPOP3D_EV_* some hook instance wants
     };
-    // RemoteAuth - `socket` stays owned by the caller.
+    using Done = std::function<void(AuthAnswer)>;
+
+    // RemoteAuth - `socket` stays owned by the caller. The constructing
+    // thread is the event loop's.
     RemoteAuth(int socket, Facts facts, int64_t timeout_ms);
-    ~RemoteAuth() override;
     RemoteAuth(const RemoteAuth &) = delete;
     RemoteAuth &operator=(const RemoteAuth &) = delete;
+
+    int socket() const { return socket_; }
+    // on_readable - take every answer waiting on the socket. False once the
+    // other end is gone for good (a session process whose auth process
+    // exited): stop watching the socket; pending requests then time out.
+    bool on_readable();
+    // expire - fail the logins that have waited longer than the timeout.
+    void expire();
+    // run_deferred - answers that arrived while the event loop itself was
+    // waiting for another (a LOGIN hook): their callbacks run here.
+    void run_deferred();
+
+    // login_async - login() without blocking: `done` runs on the event loop.
+    void login_async(modpop3d_session &session, bool apop, const std::string &user,
+                     const std::string &secret, const std::string &timestamp, Done done);
 
     bool can_serve_credentials() const override { return facts_.can_serve_credentials; }
     bool has_hooks(uint32_t event) const override { return (facts_.hook_events & event) != 0; }
@@ -47,24 +71,35 @@ class RemoteAuth : public AuthService
     int32_t run_auth_hooks(modpop3d_session &session, int32_t status) override;
 
   private:
-    // call - send `request` (its id is set here) and wait for the answer.
+    struct Pending {
+        bool done = false;
+        ipc::Message answer;
+        Done callback;        // set: an asynchronous login
+        uint64_t deadline_ms; // of an asynchronous login
+    };
+    // send - give `request` its id and send it; `pending` (may be null: no
+    // answer wanted) is registered first so the answer cannot overtake it.
+    bool send(ipc::Message &request, const std::shared_ptr<Pending> &pending);
+    // call - send `request` and block until its answer (or the timeout).
     AuthAnswer call(ipc::Message request, bool wait = true);
-    void read_answers();
+    // drain - read answers until the socket is empty; the callbacks of
+    // asynchronous ones are queued on deferred_. False: the socket is gone.
+    bool drain();
+    // wait_on_loop - the event loop's own blocking call: it reads the socket
+    // itself, as nobody else will, until `p` is answered or `deadline_ms`.
+    void wait_on_loop(const std::shared_ptr<Pending> &p, uint64_t deadline_ms);
+    static AuthAnswer answer_of(ipc::Message &m);
 
     int socket_;
     Facts facts_;
     int64_t timeout_ms_;
-    int stop_fd_ = -1;
+    std::thread::id loop_thread_;
     std::atomic<uint64_t> next_id_;
-    std::mutex mutex_;
+    std::mutex mutex_; // pending_, deferred_
     std::condition_variable arrived_;
-    struct Pending {
-        bool done = false;
-        ipc::Message answer;
-    };
-    std::map<uint64_t, Pending *> pending_;
+    std::map<uint64_t, std::shared_ptr<Pending>> pending_;
+    std::vector<std::shared_ptr<Pending>> deferred_;
     std::mutex send_mutex_;
-    std::thread reader_;
 };
 
 } // namespace modpop3d::daemon

@@ -5,7 +5,8 @@
 // Every call may block (a backend, or the round trip to the auth process):
 // the server makes them on its thread pool, never on the event loop, except
 // run_hooks for events no hook instance subscribes to (has_hooks() false),
-// which returns at once.
+// which returns at once, and RemoteAuth's own LOGIN hook round trip. A
+// worker's logins use RemoteAuth::login_async instead, which never blocks.
 #pragma once
 
 #include <cstdint>

@@ -576,10 +576,8 @@ void Master::on_grant(Generation &g)
         for (const auto &[k, v] : m.fields)
             if (k.size() > 2 && k.compare(0, 2, "r.") == 0)
                 grant.result[k.substr(2)] = v;
-        ipc::Message ids;
-        ids.add("uid", grant.result["uid"]).add("gid", grant.result["gid"]);
-        auto uid = ids.number("uid", UINT32_MAX - 1);
-        auto gid = ids.number("gid", UINT32_MAX - 1);
+        auto uid = ipc::parse_number(grant.result["uid"], UINT32_MAX - 1);
+        auto gid = ipc::parse_number(grant.result["gid"], UINT32_MAX - 1);
         if (r != ipc::Io::ok || m.type != "grant" || !slot || token.size() != 32 || !uid ||
             *uid == 0 || m.value("user").empty()) {
             log::write(log::Err, "", "event=grant_refused why=\"malformed grant\"");

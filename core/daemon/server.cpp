@@ -57,6 +57,7 @@ constexpr std::size_t stream_high_water = 256 * 1024; // pause the mailbox above
 constexpr uint64_t listener_tag = 1ull << 63;         // epoll data for listeners
 constexpr uint64_t signal_tag = listener_tag | 1ull << 62;
 constexpr uint64_t pool_tag = listener_tag | 1ull << 61;
+constexpr uint64_t auth_tag = listener_tag | 1ull << 59; // answers of the auth process
 constexpr uint64_t relay_tag = 1ull << 60; // | connection id: a TLS relay's socketpair end
 constexpr std::size_t relay_high_water = 256 * 1024; // stop reading a side above this
 
@@ -287,7 +288,8 @@ int Server::run()
     auto add = [&](int fd, uint64_t tag) {
         epoll_event ev{};
         // Workers share the listeners: a connection wakes one of them.
-        bool shared = worker_ && (tag & listener_tag) && tag != signal_tag && tag != pool_tag;
+        bool shared = worker_ && (tag & listener_tag) && tag != signal_tag && tag != pool_tag &&
+                      tag != auth_tag;
         ev.events = EPOLLIN | (shared ? uint32_t{EPOLLEXCLUSIVE} : 0u);
         ev.data.u64 = tag;
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
@@ -317,6 +319,8 @@ int Server::run()
         stopping_ = true; // one session; run until it ends
         stop_deadline_ms_ = UINT64_MAX;
     }
+    if (remote_)
+        add(remote_->socket(), auth_tag);
     std::string names;
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         add(listeners_[i].fd, listener_tag | i);
@@ -378,6 +382,9 @@ int Server::run()
                 }
             } else if (tag == pool_tag) {
                 pool_->run_completions();
+            } else if (tag == auth_tag) {
+                if (!remote_->on_readable()) // the auth process's end is gone
+                    epoll_ctl(epoll_, EPOLL_CTL_DEL, remote_->socket(), nullptr);
             } else if (tag & listener_tag) {
                 std::size_t idx = tag & ~listener_tag;
                 if (idx < listeners_.size())
@@ -392,6 +399,8 @@ int Server::run()
                     on_io(*it->second, events[i].events);
             }
         }
+        if (remote_)
+            remote_->run_deferred(); // answers read during a LOGIN hook's wait
         // Input OpenSSL decrypted but the engine could not take yet: the
         // socket will not announce it again.
         std::vector<uint64_t> ready;
@@ -516,19 +525,19 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
     c->session->set("session_id", std::to_string(c->id));
     Connection &ref = *c;
     connections_[c->id] = std::move(c);
+    // Registered for input at once: what nearly every session waits for
+    // after its greeting, so that start_session needs no second epoll_ctl.
     epoll_event ev{};
-    ev.events = 0;
+    ev.events = EPOLLIN;
     ev.data.u64 = ref.id;
+    ref.interest = EPOLLIN;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     if (ref.listener.proxy) {
         // The balancer's header comes first; the session starts after it,
         // with the client's address from it.
         ref.proxy_pending = true;
-        ev.events = EPOLLIN;
-        ref.interest = EPOLLIN;
-        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
         return;
     }
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     start_session(ref);
 }
 
@@ -894,8 +903,20 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
     set_user_facts(*c.session, user);
     c.session->set("method", c.method);
     auto session = c.session;
-    auto result = std::make_shared<AuthAnswer>();
     uint64_t id = c.id;
+    if (remote_) {
+        // The auth process checks it: sent from here, answered on this loop.
+        remote_->login_async(*session, apop, user, secret, timestamp, [this, id](AuthAnswer a) {
+            auto it = connections_.find(id);
+            if (it == connections_.end())
+                return; // the client left while its login was checked
+            it->second->auth_result = std::move(a.result);
+            deliver_auth(*it->second, a.status);
+        });
+        std::fill(secret.begin(), secret.end(), '\0');
+        return;
+    }
+    auto result = std::make_shared<AuthAnswer>();
     pool_->submit(
         [this, session, result, apop, user, secret = std::move(secret),
          timestamp = std::move(timestamp)]() mutable {
@@ -1243,6 +1264,8 @@ void Server::destroy(Connection &c)
 void Server::tick()
 {
     uint64_t now = now_ms();
+    if (remote_)
+        remote_->expire(); // logins the auth process has not answered in time
     // Delayed answers to failed logins.
     std::vector<Delayed> due;
     auto split = std::partition(delayed_.begin(), delayed_.end(),

@@ -26,16 +26,21 @@ std::string Message::value(std::string_view key) const
     return v ? *v : std::string();
 }
 
+std::optional<uint64_t> parse_number(std::string_view text, uint64_t max)
+{
+    if (text.empty() || text.size() > 20)
+        return std::nullopt;
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || p != text.data() + text.size() || n > max)
+        return std::nullopt;
+    return n;
+}
+
 std::optional<uint64_t> Message::number(std::string_view key, uint64_t max) const
 {
     const std::string *v = get(key);
-    if (v == nullptr || v->empty() || v->size() > 20)
-        return std::nullopt;
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || p != v->data() + v->size() || n > max)
-        return std::nullopt;
-    return n;
+    return v ? parse_number(*v, max) : std::nullopt;
 }
 
 void Message::wipe()

@@ -50,6 +50,10 @@ struct Message {
     void wipe();
 };
 
+// parse_number - `text` as a decimal in [0, max]: digits only, no sign, no
+// space; nullopt otherwise.
+std::optional<uint64_t> parse_number(std::string_view text, uint64_t max = UINT64_MAX);
+
 // encode - false when a type, key or value holds NUL, a key is empty, or
 // the message would exceed max_message.
 bool encode(const Message &m, std::string &out);

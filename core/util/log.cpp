@@ -5,9 +5,11 @@
 #include "util/log.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <pthread.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -91,6 +93,31 @@ const char *level_name(int level)
     }
 }
 
+namespace
+{
+
+// The pid in each line, asked of the kernel once per process (glibc no
+// longer caches getpid()); a fork forgets it in the child.
+std::atomic<pid_t> cached_pid{0};
+
+void forget_pid()
+{
+    cached_pid.store(0, std::memory_order_relaxed);
+}
+
+pid_t current_pid()
+{
+    static const bool registered = pthread_atfork(nullptr, nullptr, forget_pid) == 0;
+    pid_t pid = cached_pid.load(std::memory_order_relaxed);
+    if (pid == 0 || !registered) {
+        pid = getpid();
+        cached_pid.store(pid, std::memory_order_relaxed);
+    }
+    return pid;
+}
+
+} // namespace
+
 void write(int level, std::string_view origin, std::string_view text)
 {
     State &s = state();
@@ -119,8 +146,8 @@ void write(int level, std::string_view origin, std::string_view text)
     struct tm tmv;
     localtime_r(&now, &tmv);
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tmv);
-    std::string out =
-        std::string(stamp) + ' ' + s.ident + '[' + std::to_string(getpid()) + "]: " + line + '\n';
+    std::string out = std::string(stamp) + ' ' + s.ident + '[' + std::to_string(current_pid()) +
+                      "]: " + line + '\n';
     // One write(2) so that concurrent lines never interleave.
     ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
     (void)ignored;

@@ -15,6 +15,7 @@
 #include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
+#include <mutex>
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +35,53 @@ int64_t mtime_ns(const struct stat &st)
 {
     return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
+
+// TmpCleanMemo - the tmp/ directories this process has swept in the last
+// hour, with their mtime then. A client polling every few minutes would
+// otherwise cost a readdir of tmp/ per login; the sweep is skipped while
+// tmp/ is unchanged since (nothing created or removed there) and the last
+// one is less than an hour old, so a file is removed at most an hour after
+// it reaches tmp-max-age. Bounded: forgotten wholesale when full.
+class TmpCleanMemo
+{
+  public:
+    static TmpCleanMemo &get()
+    {
+        static TmpCleanMemo memo;
+        return memo;
+    }
+    bool fresh(const struct stat &dir, time_t now)
+    {
+        std::lock_guard lock(mutex_);
+        auto it = swept_.find(key(dir));
+        return it != swept_.end() && it->second.mtime == mtime_ns(dir) &&
+               now - it->second.when < kInterval && now >= it->second.when;
+    }
+    void swept(const struct stat &dir, time_t now)
+    {
+        std::lock_guard lock(mutex_);
+        if (swept_.size() >= kMaxEntries)
+            swept_.clear();
+        swept_[key(dir)] = Entry{mtime_ns(dir), now};
+    }
+
+  private:
+    static constexpr time_t kInterval = 3600;
+    static constexpr std::size_t kMaxEntries = 65536;
+    struct Entry {
+        int64_t mtime;
+        time_t when;
+    };
+    static std::pair<dev_t, ino_t> key(const struct stat &st) { return {st.st_dev, st.st_ino}; }
+    struct Hash {
+        std::size_t operator()(const std::pair<dev_t, ino_t> &k) const
+        {
+            return std::hash<uint64_t>()(uint64_t(k.first) * 0x9e3779b97f4a7c15ull ^ k.second);
+        }
+    };
+    std::mutex mutex_;
+    std::unordered_map<std::pair<dev_t, ino_t>, Entry, Hash> swept_;
+};
 
 // DirReader - readdir(3) over a duplicate of a directory descriptor, so the
 // original stays usable for *at() calls and the stream always starts at 0.
@@ -220,10 +268,14 @@ int32_t Maildir::open(const char *location)
 
 void Maildir::clean_tmp()
 {
+    const time_t now = ::time(nullptr);
+    struct stat dir;
+    if (::fstat(tmp_fd_.get(), &dir) != 0 || TmpCleanMemo::get().fresh(dir, now))
+        return;
     DirReader r(tmp_fd_.get());
     if (!r.ok())
         return;
-    const time_t limit = ::time(nullptr) - time_t(opt_.tmp_max_age_sec);
+    const time_t limit = now - time_t(opt_.tmp_max_age_sec);
     std::size_t examined = 0, removed = 0;
     while (const struct dirent *e = r.next()) {
         const char *name = e->d_name;
@@ -243,6 +295,11 @@ void Maildir::clean_tmp()
     if (removed > 0)
         host_->log(ictx_, MODPOP3D_LOG_INFO, "event=tmp_cleanup maildir=\"%s\" removed=%zu",
                    location_.c_str(), removed);
+    // Remembered as swept only when the whole directory was looked at, with
+    // its mtime after our own unlinks.
+    if (examined <= kTmpMaxExamined && removed < kTmpMaxRemoved &&
+        ::fstat(tmp_fd_.get(), &dir) == 0)
+        TmpCleanMemo::get().swept(dir, now);
 }
 
 int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *trusted, bool defer)
@@ -710,7 +767,13 @@ int32_t Maildir::scan(uint32_t *ret_count)
                     here, fresh);
 
     const uint64_t t1 = host_->now_usec != nullptr ? host_->now_usec() : 0;
-    host_->log(ictx_, MODPOP3D_LOG_INFO,
+    // A routine scan is a debug line (the core logs every login anyway);
+    // one that skipped, lost or failed to read anything is worth an info.
+    const bool notable = stats.symlinks + stats.not_regular + stats.foreign + stats.hard_links +
+                                 stats.errors + stats.vanished >
+                             0 ||
+                         stats.truncated;
+    host_->log(ictx_, notable ? MODPOP3D_LOG_INFO : MODPOP3D_LOG_DEBUG,
                "event=scan maildir=\"%s\" messages=%zu size_from_name=%zu size_from_cache=%zu "
                "size_computed=%zu cache_trusted=%s snapshot=%s vanished=%zu skipped_symlink=%zu "
                "skipped_not_regular=%zu skipped_foreign_owner=%zu skipped_hard_link=%zu "
@@ -1014,7 +1077,9 @@ int32_t Maildir::commit(const modpop3d_commit *changes)
         host_->log(ictx_, MODPOP3D_LOG_INFO,
                    "event=maildirsize_recalculated maildir=\"%s\" reason=%s", location_.c_str(),
                    q.reason);
-    host_->log(ictx_, MODPOP3D_LOG_INFO,
+    // The core's logout line counts the deletions; this one matters when
+    // some failed.
+    host_->log(ictx_, failures > 0 ? MODPOP3D_LOG_WARNING : MODPOP3D_LOG_DEBUG,
                "event=commit maildir=\"%s\" deleted=%llu deleted_bytes=%llu marked_seen=%llu "
                "failures=%zu",
                location_.c_str(), static_cast<unsigned long long>(del_count),

@@ -9,9 +9,11 @@
 #include "modload/module_set.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <gtest/gtest.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace modpop3d;
 using daemon::AuthAnswer;
@@ -206,4 +208,35 @@ TEST(AuthCache, ConcurrentLoginsFromThePool)
     EXPECT_EQ(bad.load(), 0);
     EXPECT_EQ(chain.cache_hits() + chain.cache_misses(), 8u * 200 * 2);
     EXPECT_GE(chain.cache_hits(), 8u * 200 - 16);
+}
+
+// The auth process answers a cache hit on its event loop (no thread hop):
+// only a plain login already cached, and only while no hook has to run at
+// AUTH_OK (a hook may block, and must see every login).
+TEST(AuthCache, LoginCachedAnswersOnlyCachedLoginsWithoutAuthHooks)
+{
+    Chain c(slow_alice);
+    daemon::AuthChain chain(c.modules, 60000, 100);
+    modpop3d_session s;
+    daemon::AuthAnswer a;
+    EXPECT_FALSE(chain.login_cached("alice", "secret", a)); // not checked yet
+    auto first = chain.login(as(s, "alice"), false, "alice", "secret", "");
+    ASSERT_EQ(first.status, MODPOP3D_OK);
+    ASSERT_TRUE(chain.login_cached("alice", "secret", a));
+    EXPECT_EQ(a.status, MODPOP3D_OK);
+    EXPECT_EQ(a.result, first.result);
+    EXPECT_EQ(chain.cache_hits(), 1u);
+    EXPECT_FALSE(chain.login_cached("alice", "wrong", a));
+    EXPECT_FALSE(chain.login_cached("bob", "hunter2", a));
+
+    char dir[] = "/tmp/mp3-cache-hook-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string record = std::string(dir) + "/events";
+    Chain hooked(std::string(slow_alice) + "\n[hook_test]\nrecord: " + record + "\n");
+    daemon::AuthChain with_hook(hooked.modules, 60000, 100);
+    ASSERT_TRUE(with_hook.has_hooks(MODPOP3D_EV_AUTH_OK));
+    ASSERT_EQ(with_hook.login(as(s, "alice"), false, "alice", "secret", "").status, MODPOP3D_OK);
+    EXPECT_FALSE(with_hook.login_cached("alice", "secret", a));
+    std::remove(record.c_str());
+    rmdir(dir);
 }

@@ -185,3 +185,36 @@ TEST(MaildirTmp, OldTmpFilesAreCleanedAtOpen)
     ASSERT_EQ(mb.status(), MODPOP3D_OK);
     EXPECT_EQ(list_dir(md + "/tmp"), (std::vector<std::string>{"fresh", "olddir", "oldish"}));
 }
+
+// A client polling every few minutes does not cost a sweep of tmp/ per
+// login: the sweep is skipped while tmp/ is unchanged since this process's
+// last one (less than an hour ago), and runs again once tmp/ changes.
+TEST(MaildirTmp, UnchangedTmpIsNotSweptAgainWithinTheHour)
+{
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    write_file(md + "/tmp/ageing", "35 hours\n");
+    set_mtime(md + "/tmp/ageing", ::time(nullptr) - 35 * 3600);
+    LoadedModule mod(module_path(), {});
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.status(), MODPOP3D_OK);
+        EXPECT_EQ(list_dir(md + "/tmp"), (std::vector<std::string>{"ageing"}));
+    }
+    // It reaches tmp-max-age; tmp/ itself is unchanged (utimes touches the
+    // file's times only), so the next login does not look.
+    set_mtime(md + "/tmp/ageing", ::time(nullptr) - 40 * 3600);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.status(), MODPOP3D_OK);
+        EXPECT_EQ(list_dir(md + "/tmp"), (std::vector<std::string>{"ageing"}));
+    }
+    // A delivery through tmp/ changes it: the next login sweeps.
+    write_file(md + "/tmp/delivery", "x\n");
+    ASSERT_EQ(::unlink((md + "/tmp/delivery").c_str()), 0);
+    {
+        Mbox mb(mod, md);
+        ASSERT_EQ(mb.status(), MODPOP3D_OK);
+        EXPECT_TRUE(list_dir(md + "/tmp").empty());
+    }
+}
