@@ -280,7 +280,8 @@ int AuthServer::run()
     for (std::size_t i = 0; i < role_.channels.size(); ++i)
         add(role_.channels[i], i);
     add(role_.master_channel, master_tag);
-    log::writef(log::Info, "", "event=auth_serving pid=%d uid=%u channels=%zu", getpid(),
+    log::writef(role_.quiet ? log::Debug : log::Info, "",
+                "event=auth_serving pid=%d uid=%u channels=%zu", getpid(),
                 static_cast<unsigned>(getuid()), role_.channels.size());
     epoll_event events[32];
     for (;;) {

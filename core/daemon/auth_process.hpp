@@ -36,6 +36,7 @@ struct AuthProcessRole {
     std::vector<int> channels; // one per worker position, its auth end
     int master_channel = -1;   // grants go here
     uid_t fast_uid = 0;        // sessions with this uid stay in the workers
+    bool quiet = false;        // inetd mode: "auth_serving" at debug level
 };
 
 // needs_root - some auth or hook instance's module needs root.

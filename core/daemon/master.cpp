@@ -36,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -81,6 +82,23 @@ std::string absolute(const std::string &path)
 }
 
 struct Generation;
+
+// quiet_stderr - inetd mode without -e, once the configuration is read:
+// when standard error is the client's socket (as inetd passes it), put
+// /dev/null there, so that no process but the login worker holds the
+// client and no stray message reaches it.
+void quiet_stderr(int client)
+{
+    struct stat se, sc;
+    if (fstat(STDERR_FILENO, &se) != 0 || fstat(client, &sc) != 0 || se.st_dev != sc.st_dev ||
+        se.st_ino != sc.st_ino)
+        return;
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
+}
 
 // tell_temp_failure - the answer to a login whose session cannot start.
 void tell_temp_failure(int client)
@@ -178,7 +196,10 @@ constexpr std::size_t max_grants = 4096;
 class Master
 {
   public:
-    explicit Master(MasterOptions options) : opt_(std::move(options)) {}
+    explicit Master(MasterOptions options)
+        : opt_(std::move(options)), inetd_(opt_.inetd_fd >= 0), client_fd_(opt_.inetd_fd)
+    {
+    }
     ~Master();
     int run();
 
@@ -211,8 +232,17 @@ class Master
     void restart_due();
     int next_timeout() const;
     void init_log(const config::CoreSettings &s);
+    // inetd mode: the one worker or the one session ended.
+    void inetd_worker_exited(Worker w, int status);
+    void inetd_session_exited(int status);
+    // lifecycle - the level of start/stop lines: news for a daemon, noise
+    // for each inetd connection.
+    int lifecycle() const { return inetd_ ? log::Debug : log::Info; }
 
     MasterOptions opt_;
+    const bool inetd_;   // inetd mode: one connection, one worker, then exit
+    int client_fd_ = -1; // inetd mode: the connection, until the worker has it
+    bool inetd_failed_ = false;
     std::list<std::unique_ptr<Generation>> gens_;
     Generation *current_ = nullptr; // the active generation
     Generation *pending_ = nullptr; // a reload's generation, until its workers serve
@@ -257,11 +287,15 @@ Master::~Master()
         close(signal_fd_);
     if (epoll_ >= 0)
         close(epoll_);
+    if (client_fd_ >= 0)
+        close(client_fd_);
 }
 
 void Master::init_log(const config::CoreSettings &s)
 {
-    bool to_stderr = !opt_.detach && (opt_.log_to_stderr || s.log_target == "stderr");
+    // In inetd mode standard error may be the client's socket: only -e
+    // logs there.
+    bool to_stderr = !opt_.detach && (opt_.log_to_stderr || (!inetd_ && s.log_target == "stderr"));
     log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
               std::max(log::level_from_name(s.log_level), log::Err));
 }
@@ -285,7 +319,7 @@ std::unique_ptr<Generation> Master::load(config::Diagnostics &diags)
     }
     if (!ok)
         return nullptr;
-    g->size = config::worker_count(g->conf.core);
+    g->size = inetd_ ? 1 : config::worker_count(g->conf.core);
     g->positions.resize(static_cast<std::size_t>(g->size));
     return g;
 }
@@ -424,7 +458,7 @@ bool Master::spawn(Generation &g, std::size_t position)
     g.positions[position].running = true;
     g.positions[position].restart_due_ms = 0;
     ++g.alive;
-    log::writef(log::Info, "", "event=worker_started pid=%d slot=%u generation=%u", pid, slot,
+    log::writef(lifecycle(), "", "event=worker_started pid=%d slot=%u generation=%u", pid, slot,
                 g.id);
     return true;
 }
@@ -438,6 +472,8 @@ void Master::close_master_fds(const Generation *listeners_of)
             close(w.ready_fd);
     if (detached_.report_fd >= 0)
         close(detached_.report_fd);
+    if (client_fd_ >= 0 && listeners_of == nullptr)
+        close(client_fd_); // inetd mode: only the worker serves the client
     for (auto &[text, l] : bound_) {
         bool mine = false;
         if (listeners_of != nullptr)
@@ -517,6 +553,7 @@ bool Master::spawn_auth(Generation &g)
         role.master_channel = g.grant_auth;
         prctl(PR_SET_NAME, "modpop3d-auth");
         role.fast_uid = fast_path_uid(g.conf.core);
+        role.quiet = inetd_;
         unsetenv("NOTIFY_SOCKET");
         int rc = run_auth_process(g.conf, *g.modules, std::move(role));
         _exit(rc);
@@ -525,7 +562,7 @@ bool Master::spawn_auth(Generation &g)
     g.auth_started_ms = now_ms();
     g.auth_restart_due_ms = 0;
     auths_[pid] = &g;
-    log::writef(log::Info, "", "event=auth_started pid=%d generation=%u root=%d", pid, g.id,
+    log::writef(lifecycle(), "", "event=auth_started pid=%d generation=%u root=%d", pid, g.id,
                 getuid() == 0 && auth_needs_root(*g.modules) ? 1 : 0);
     return true;
 }
@@ -699,8 +736,10 @@ void Master::worker_main(Generation &g, std::size_t position, unsigned slot, int
     Server::WorkerRole role;
     role.limits = limits_.get();
     role.slot = slot;
-    role.listeners = g.listeners;
+    role.listeners = g.listeners; // none in inetd mode
     role.tls = g.tls;
+    if (inetd_)
+        server->serve_inetd(client_fd_);
     role.auth_socket = g.auth_channels[position].child;
     role.control_socket = g.control[position].child;
     role.ready = [ready_fd] {
@@ -815,6 +854,8 @@ void Master::reap()
                                 ? ("signal=" + std::to_string(WTERMSIG(status))).c_str()
                                 : ("status=" + std::to_string(WEXITSTATUS(status))).c_str());
             sessions_.erase(se);
+            if (inetd_)
+                inetd_session_exited(status);
             continue;
         }
         auto it = workers_.find(pid);
@@ -838,6 +879,10 @@ void Master::on_exit(Worker w, int status)
     slot_used_[w.slot] = false;
     g.positions[w.position].running = false;
     --g.alive;
+    if (inetd_) {
+        inetd_worker_exited(w, status);
+        return;
+    }
     uint64_t lived = now_ms() - w.started_ms;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     std::string how = WIFSIGNALED(status) ? "signal=" + std::to_string(WTERMSIG(status))
@@ -886,13 +931,37 @@ void Master::on_exit(Worker w, int status)
         restart_due();
 }
 
+void Master::inetd_worker_exited(Worker w, int status)
+{
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    inetd_failed_ = inetd_failed_ || !clean;
+    log::writef(clean ? log::Debug : log::Warning, "",
+                "event=worker_exited pid=%d generation=%u %s", w.pid, w.gen->id,
+                (WIFSIGNALED(status) ? "signal=" + std::to_string(WTERMSIG(status))
+                                     : "status=" + std::to_string(WEXITSTATUS(status)))
+                    .c_str());
+    // A worker that handed its connection over sent the hand-over before it
+    // exited: start that session before deciding that nothing is left.
+    if (!stopping_)
+        on_control(*w.gen, w.position);
+    if (sessions_.empty())
+        begin_stop(0);
+}
+
+void Master::inetd_session_exited(int status)
+{
+    inetd_failed_ = inetd_failed_ || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (workers_.empty())
+        begin_stop(0); // the auth process goes too
+}
+
 void Master::on_auth_exit(Generation &g, pid_t pid, int status)
 {
     g.auth_pid = 0;
     std::string how = WIFSIGNALED(status) ? "signal=" + std::to_string(WTERMSIG(status))
                                           : "status=" + std::to_string(WEXITSTATUS(status));
     if (stopping_ || g.retiring || (&g != current_ && &g != pending_)) {
-        log::writef(log::Info, "", "event=auth_exited pid=%d generation=%u %s", pid, g.id,
+        log::writef(lifecycle(), "", "event=auth_exited pid=%d generation=%u %s", pid, g.id,
                     how.c_str());
         drop_finished_generations();
         return;
@@ -996,6 +1065,12 @@ void Master::reload()
 {
     if (stopping_)
         return;
+    if (inetd_) {
+        log::write(log::Notice, "",
+                   "event=reload_ignored reason=\"inetd mode: each connection reads the "
+                   "configuration\"");
+        return;
+    }
     if (!started_ || pending_ != nullptr) {
         log::write(log::Notice, "", "event=reload_ignored why=\"workers are still starting\"");
         return;
@@ -1087,7 +1162,9 @@ int Master::run()
         return 1;
     }
     init_log(first->conf.core);
-    for (int fd : net::activated_sockets()) {
+    if (inetd_ && !opt_.log_to_stderr)
+        quiet_stderr(client_fd_);
+    for (int fd : inetd_ ? std::vector<int>{} : net::activated_sockets()) {
         net::Listener l;
         l.fd = fd;
         sockaddr_storage ss{};
@@ -1102,7 +1179,7 @@ int Master::run()
         systemd_ = true;
     }
     std::string why;
-    if (!bind(*first, why)) {
+    if (!inetd_ && !bind(*first, why)) {
         std::cerr << "modpop3d: " << why << '\n';
         return 1;
     }
@@ -1112,7 +1189,8 @@ int Master::run()
         master_pid_ = getpid();
         init_log(first->conf.core);
     }
-    if (!first->conf.core.pid_file.empty() && !pid_file_.create(first->conf.core.pid_file, why)) {
+    if (!inetd_ && !first->conf.core.pid_file.empty() &&
+        !pid_file_.create(first->conf.core.pid_file, why)) {
         log::writef(log::Err, "", "event=not_started why=%s", log::quote(why).c_str());
         if (!opt_.detach)
             std::cerr << "modpop3d: " << why << '\n';
@@ -1155,6 +1233,12 @@ int Master::run()
             start_failed_ = true;
             begin_stop(0);
         }
+    if (inetd_) {
+        // The worker has the connection now; the master never reads it.
+        close(client_fd_);
+        client_fd_ = -1;
+        started_ = true; // no "ready" to wait for: one connection, already there
+    }
 
     epoll_event events[32];
     while (!(stopping_ && workers_.empty() && auths_.empty() && sessions_.empty())) {
@@ -1201,12 +1285,12 @@ int Master::run()
             kill_at_ms_ = 0;
         }
     }
-    bool clean = !start_failed_;
+    bool clean = !start_failed_ && !inetd_failed_;
     detach_done(detached_, false); // only when it never served
     pid_file_.remove();
     current_ = pending_ = nullptr;
     drop_finished_generations();
-    log::write(log::Info, "", "event=stopped");
+    log::write(lifecycle(), "", "event=stopped");
     return clean ? 0 : 1;
 }
 

@@ -18,9 +18,17 @@
 // closed. A generation's modules are freed in the master when its last
 // worker has exited.
 //
-// Later steps plug in here: the auth process and system-user session
-// processes are further children of this master, connected by socketpairs
-// made before fork (framed messages, SCM_RIGHTS for client fds).
+// The auth process and system users' session processes are further
+// children of this master, connected by socketpairs made before fork
+// (framed messages, SCM_RIGHTS for client fds).
+//
+// inetd mode as root (MasterOptions::inetd_fd, see daemon/inetd.hpp): the
+// same process model for one connection already accepted. No listeners, no
+// pid file, no reload: one login worker serves that connection, beside the
+// generation's auth process, and the master forks a session process if the
+// login is a system user's. The master exits when the worker and the
+// session have ended; its start and stop lines are logged at debug level
+// (one connection is no news), its errors as in the daemon.
 //
 // DIAGNOSTICS (key=value lines):
 //   event=ready listeners=... pid= workers= generation=   every worker serves
@@ -41,6 +49,9 @@ struct MasterOptions {
     std::string config_file;
     bool log_to_stderr = false; // -e
     bool detach = false;        // -d
+    // inetd mode as root: the one connection, already accepted (not on
+    // standard input any more: see daemon/inetd.hpp); -1 for the daemon.
+    int inetd_fd = -1;
 };
 
 // run_master - the daemon's main; returns the process exit status.

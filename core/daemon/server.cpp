@@ -267,7 +267,7 @@ int Server::run()
     // A session process checks no logins: one thread serves its few jobs.
     pool_ = std::make_unique<ThreadPool>(handover_ ? 1u
                                                    : static_cast<unsigned>(settings_.auth_threads));
-    if (inetd_fd_ >= 0)
+    if (inetd_fd_ >= 0 && auth_socket_ < 0)
         chain_.log_cache(); // logins are checked in this process
     if (auth_socket_ >= 0) {
         // A worker: logins are checked by the auth process. What the
@@ -1360,7 +1360,7 @@ bool Server::hand_over(Connection &c, const std::string &token)
         return false;
     };
     if (control_socket_ < 0)
-        return fail("system users' sessions need the master (not in inetd mode)");
+        return fail("system users' sessions need the master (inetd mode not started as root)");
     if (!c.out.empty() && c.pending_out() > 0)
         return fail("unsent output"); // cannot happen: the engine awaits auth
     std::optional<std::string> pending = c.engine->take_pending_input();
@@ -1556,61 +1556,6 @@ void Server::adopt_handover()
     ev.data.u64 = ref.id;
     epoll_ctl(epoll_, EPOLL_CTL_ADD, ref.fd, &ev);
     pump(ref);
-}
-
-int serve_inetd_session(const std::string &config_file, bool foreground_stderr)
-{
-    config::Diagnostics diags;
-    config::Configuration conf;
-    bool ok = config::load_configuration(config_file, conf, diags);
-    // In inetd mode standard error may be the client's socket: log there
-    // only when -e asks for it explicitly.
-    bool to_stderr = foreground_stderr;
-    log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
-              std::max(log::level_from_name(conf.core.log_level), log::Err));
-    modload::Loader loader(conf.core.module_dir);
-    modload::ModuleSet modules;
-    ok = modules.configure(conf.text, loader, diags) && ok;
-    if (ok)
-        ok = modules.instantiate(diags);
-    if (!ok) {
-        for (const auto &l : diags.lines())
-            std::cerr << "modpop3d: " << l << '\n';
-        std::cerr << "modpop3d: not started: fix the configuration (check with modpop3d -t -f "
-                  << config_file << ")\n";
-        return 1;
-    }
-    // Make the dummy hash now, so that the first unknown user costs what a
-    // real verification costs and not also the making of the dummy.
-    auth::password_prepare();
-    if (modules.of_kind(MODPOP3D_KIND_AUTH).empty())
-        log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
-    // Block the loop's signals before any thread exists (auth pool, module
-    // threads): threads inherit the mask, so no thread but the loop's
-    // signalfd ever receives them.
-    sigset_t mask = daemon_signals();
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    Server server(conf, modules);
-    std::string why;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(STDIN_FILENO, reinterpret_cast<sockaddr *>(&ss), &len) != 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        log::write(log::Err, "", "event=inetd_error why=\"standard input is not a TCP socket\"");
-        return 1;
-    }
-    server.serve_inetd(STDIN_FILENO);
-    if (!drop_privileges(conf.core, why, conf.core.login_chroot)) {
-        std::cerr << "modpop3d: " << why << '\n';
-        return 1;
-    }
-    if (!modules.process_init(diags)) {
-        for (const auto &l : diags.lines())
-            std::cerr << "modpop3d: " << l << '\n';
-        return 1;
-    }
-    return server.run();
 }
 
 } // namespace modpop3d::daemon

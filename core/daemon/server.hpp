@@ -4,10 +4,12 @@
 // and fail2ban read.
 //
 // One Server runs in each worker ("login") process forked by the master
-// (daemon/master.hpp), accepting on the listeners it inherited, and alone in
-// inetd mode. It serves virtual-mail sessions in-process under `mail-user`
-// (the fast path); auth runs on threads so a slow backend stalls only its
-// own request. Limits shared by all workers live in daemon/shared_limits.
+// (daemon/master.hpp), accepting on the listeners it inherited or serving
+// the one connection of inetd mode as root, and alone in inetd mode not
+// started as root (daemon/inetd.hpp). It serves virtual-mail sessions
+// in-process under `mail-user` (the fast path); auth runs on threads so a
+// slow backend stalls only its own request. Limits shared by all workers live in
+// daemon/shared_limits.
 #pragma once
 
 #include "config/core_config.hpp"
@@ -143,11 +145,5 @@ class Server
     bool stopping_ = false;
     uint64_t stop_deadline_ms_ = 0;
 };
-
-// serve_inetd_session - inetd mode's main: load and check the
-// configuration, load the modules, take the connection on standard input,
-// drop privileges, initialise the modules and serve that one session in
-// this process. The daemon's main is daemon::run_master (master.hpp).
-int serve_inetd_session(const std::string &config_file, bool foreground_stderr);
 
 } // namespace modpop3d::daemon

@@ -1,5 +1,5 @@
-"""login-chroot: the workers (and an inetd-mode process) serve from inside a
-chroot while the master stays outside; the real mailbox_maildir finds its
+"""login-chroot: the workers (also inetd mode's) serve from inside a chroot
+while the master stays outside; the real mailbox_maildir finds its
 mailboxes inside it; TLS and logging keep working; modpop3d -t and the start
 refuse a directory others could write to, or a missing one, with file:line.
 
@@ -17,7 +17,7 @@ import pytest
 
 from conftest import SESSION_GID, SESSION_UID, free_port, run
 from pop3wire import Conn, login_retrying
-from procs import wait_for, workers_of
+from procs import children, wait_for, workers_of
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="chroot(2) needs root")
 
@@ -172,7 +172,13 @@ def test_inetd_mode_enters_the_chroot(binary, jail, module_dir, workdir):
     try:
         assert c.line() == b"+OK modpop3d ready\r\n"
         c.login(USER, "secret")
-        assert os.readlink(f"/proc/{proc.pid}/root") == os.path.realpath(jail)
+        # As root, inetd mode has the daemon's processes: the login worker
+        # serves from inside the chroot, the master of the connection stays
+        # outside.
+        worker = wait_for("the login worker", lambda: (lambda c: c[0] if len(c) == 1 else None)(
+            children(proc.pid)))
+        assert os.readlink(f"/proc/{worker}/root") == os.path.realpath(jail)
+        assert os.readlink(f"/proc/{proc.pid}/root") == "/"
         retr_and_delete(c)
         assert proc.wait(timeout=15) == 0, (workdir / "inetd.log").read_text()
     finally:
