@@ -1,5 +1,5 @@
 // auth_service.hpp - what the login side asks of authentication, wherever
-// the auth modules run: in this process (AuthChain: inetd mode, tests) or
+// the auth modules run: in this process (AuthChain: inetd mode not started as root, tests) or
 // in the daemon's auth process (RemoteAuth, over a socketpair).
 //
 // Every call may block (a backend, or the round trip to the auth process):

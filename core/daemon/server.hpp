@@ -115,7 +115,7 @@ class Server
     config::Configuration &config_;
     const config::CoreSettings &settings_;
     modload::ModuleSet &modules_;
-    AuthChain chain_;                       // the modules in this process (inetd mode)
+    AuthChain chain_;                       // the modules in this process (inetd mode not as root)
     std::unique_ptr<RemoteAuth> remote_;    // the auth process (workers)
     AuthService *auth_ = &chain_;           // where logins are checked
     SaslExchanges sasl_{chain_, settings_}; // CRAM-MD5, SCRAM (sasl_exchange.hpp)
@@ -130,7 +130,7 @@ class Server
     int signal_fd_ = -1;
     uint64_t next_id_ = 1;
     std::map<uint64_t, std::unique_ptr<Connection>> connections_;
-    std::unique_ptr<SharedLimits> own_limits_; // inetd mode: a table of one
+    std::unique_ptr<SharedLimits> own_limits_; // inetd mode not as root: a table of one
     SharedLimits *limits_ = nullptr;
     unsigned slot_ = 0;
     bool worker_ = false;
