@@ -1,6 +1,7 @@
 // auth_service.hpp - what the login side asks of authentication, wherever
-// the auth modules run: in this process (AuthChain: inetd mode not started as root, tests) or
-// in the daemon's auth process (RemoteAuth, over a socketpair).
+// the auth modules run: in this process (AuthChain: inetd mode not started
+// as root, tests) or in the daemon's auth process (RemoteAuth, over a
+// socketpair).
 //
 // Every call may block (a backend, or the round trip to the auth process):
 // the server makes them on its thread pool, never on the event loop, except
