@@ -326,10 +326,13 @@ bool Maildir::stat_listed(Msg &m, ScanStats &stats, bool deferred)
     char name[NAME_MAX + 1];
     struct stat st;
     int r = ::fstatat(dir_fd(m.dir), full_name(m, name), &st, AT_SYMLINK_NOFOLLOW);
-    if (r != 0 && errno == ENOENT && deferred && relocate(m))
+    int e = r != 0 ? errno : 0; // relocate() reads directories: errno is not kept
+    if (e == ENOENT && deferred && relocate(m)) {
         r = ::fstatat(dir_fd(m.dir), full_name(m, name), &st, AT_SYMLINK_NOFOLLOW);
+        e = r != 0 ? errno : 0;
+    }
     if (r != 0) {
-        if (errno != ENOENT)
+        if (e != ENOENT)
             ++stats.errors;
         else if (deferred)
             ++stats.vanished;
