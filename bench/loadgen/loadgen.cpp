@@ -233,7 +233,8 @@ PhaseResult run_phase(const Options &o, std::vector<Session> sessions, SSL_CTX *
     cfg.tls = tls;
     cfg.tls_resume = o.tls_resume;
     cfg.concurrency = std::max(1u, o.concurrency / threads);
-    cfg.buffer = o.scenario == "bulk" ? 256 * 1024 : 80 * 1024;
+    // big: a multi-megabyte listing in few reads.
+    cfg.buffer = o.scenario == "bulk" ? 256 * 1024 : o.scenario == "big" ? 1024 * 1024 : 80 * 1024;
     const auto t0 = Clock::now();
     cfg.deadline = t0 + std::chrono::milliseconds(static_cast<int64_t>(o.time_limit * 1000));
     std::vector<std::unique_ptr<bench::Worker>> workers;

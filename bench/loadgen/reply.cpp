@@ -59,6 +59,18 @@ void Reply::start(Mode mode)
         hash_->reset();
 }
 
+void Reply::reserve(std::size_t bytes, std::size_t lines)
+{
+    // resize() writes every byte (the pages are faulted in here); clear()
+    // keeps the capacity.
+    text_.resize(bytes);
+    text_.clear();
+    ends_.resize(lines);
+    ends_.clear();
+    lines_.resize(lines);
+    lines_.clear();
+}
+
 void Reply::start_compare(std::vector<const std::string *> candidates)
 {
     start(Mode::multi_digest);

@@ -48,6 +48,12 @@ class Reply
     // each followed by CRLF.
     const std::vector<std::string_view> &lines() const { return lines_; }
     const std::string &text() const { return text_; }
+    // reserve - room for a multi-line reply of up to `bytes` octets of lines
+    // and `lines` lines, touched now: a 100,000-line listing then neither
+    // reallocates nor page-faults inside the timed session.
+    void reserve(std::size_t bytes, std::size_t lines);
+    // take_text - hand over text() (lines() then dangle until start()).
+    std::string take_text() { return std::move(text_); }
     uint64_t body_size() const { return body_size_; } // after unstuffing
     const std::string &digest() const { return digest_; }
     const std::string &error() const { return error_; }

@@ -84,10 +84,12 @@ struct Worker::Conn {
     std::size_t out_off = 0;
     std::vector<char> in;
     std::size_t in_head = 0, in_tail = 0;
-    std::vector<uint64_t> list_sizes;        // this session's LIST
-    std::string uidl_text;                   // this session's UIDL listing
-    std::vector<std::string_view> uidls;     // its UIDLs (views into uidl_text)
-    std::vector<const Message *> candidates; // RETR compared byte for byte
+    std::vector<uint64_t> list_sizes;             // this session's LIST
+    std::shared_ptr<const std::string> uidl_text; // this session's UIDL listing
+    std::vector<std::string_view> uidls;          // its UIDLs (views into uidl_text)
+    bool have_uidls = false;                      // uidls holds a checked listing
+    std::vector<uint32_t> seen;                   // open-addressing set of UIDL indexes + 1
+    std::vector<const Message *> candidates;      // RETR compared byte for byte
 
     // read/write through TLS or the socket: >0 bytes, 0 end of stream,
     // -1 would block, -2 error.
@@ -177,6 +179,31 @@ void Worker::start(std::size_t index)
     Conn &c = *conn;
     c.session = index;
     c.in.resize(cfg_.buffer);
+    {
+        // Room for the biggest listing this session can receive, allocated
+        // and touched before its clock starts (the server is measured, not
+        // the load generator's page faults). A UIDL line is at most
+        // "N UIDL\r\n" with a UIDL of 70 octets; a LIST line is shorter.
+        const Session &s = sessions_[index];
+        auto has = [&s](Step::Kind k) {
+            return std::any_of(s.steps.begin(), s.steps.end(),
+                               [k](const Step &st) { return st.kind == k; });
+        };
+        const bool uidl = has(Step::uidl);
+        if ((uidl || has(Step::list)) && s.user != nullptr) {
+            const std::size_t n = s.user->messages.size();
+            const std::size_t digits = std::to_string(n).size();
+            c.reply.reserve(n * (digits + 1 + 70 + 2), n);
+        }
+        if (uidl && s.user != nullptr) {
+            const std::size_t n = s.user->messages.size();
+            c.uidls.resize(n);
+            std::size_t slots = 16;
+            while (slots < 2 * n)
+                slots *= 2;
+            c.seen.assign(slots, 0);
+        }
+    }
     c.started = Clock::now();
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ++active_;
@@ -363,35 +390,70 @@ bool Worker::check_reply(Conn &c)
                         std::to_string(u.messages.size()));
             return false;
         }
-        // The UIDLs are views into this session's copy of the listing: no
-        // string per UIDL (the check's cost is part of the session's time).
-        c.uidl_text = r.text();
-        c.uidls.resize(lines.size());
+        // Every line is "<i> <uidl>" for i = 1..n in order: the expected
+        // number is kept as decimal text and compared, not parsed.
+        char num[24] = {'0'};
+        std::size_t num_len = 1;
+        auto next_number = [&] {
+            std::size_t i = num_len;
+            while (i > 0 && num[i - 1] == '9')
+                num[--i] = '0';
+            if (i == 0) {
+                std::memmove(num + 1, num, num_len++);
+                num[0] = '1';
+            } else {
+                ++num[i - 1];
+            }
+        };
+        c.have_uidls = false;
+        if (c.uidls.size() != lines.size())
+            c.uidls.resize(lines.size());
         for (std::size_t i = 0; i < lines.size(); ++i) {
-            uint64_t n = 0;
-            std::string_view v;
-            if (!split_line(lines[i], n, v) || n != i + 1 || v.size() > 70) {
-                fail(c, "bad UIDL line '" + std::string(lines[i]) + "'");
+            next_number();
+            const std::string_view line = lines[i];
+            if (line.size() < num_len + 2 || std::memcmp(line.data(), num, num_len) != 0 ||
+                line[num_len] != ' ' || line.size() - num_len - 1 > 70) {
+                fail(c, "bad UIDL line '" + std::string(line) + "'");
                 return false;
             }
+            const std::string_view v = line.substr(num_len + 1);
             for (unsigned char ch : v)
                 if (ch < 0x21 || ch > 0x7e) {
                     fail(c, "UIDL with a character outside 0x21-0x7E");
                     return false;
                 }
-            c.uidls[i] =
-                std::string_view(c.uidl_text)
-                    .substr(static_cast<std::size_t>(v.data() - r.text().data()), v.size());
+            c.uidls[i] = v;
         }
-        std::vector<std::string_view> sorted = c.uidls;
-        std::sort(sorted.begin(), sorted.end());
-        if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end()) {
-            fail(c, "duplicate UIDL " + std::string(*d));
-            return false;
+        // Unique: an open-addressing set of indexes (reserved at start()).
+        std::size_t slots = 16;
+        while (slots < 2 * lines.size())
+            slots *= 2;
+        if (c.seen.size() != slots)
+            c.seen.assign(slots, 0);
+        else
+            std::fill(c.seen.begin(), c.seen.end(), 0);
+        const std::hash<std::string_view> hash;
+        for (std::size_t i = 0; i < c.uidls.size(); ++i) {
+            std::size_t h = hash(c.uidls[i]) & (slots - 1);
+            while (c.seen[h] != 0) {
+                if (c.uidls[c.seen[h] - 1] == c.uidls[i]) {
+                    fail(c, "duplicate UIDL " + std::string(c.uidls[i]));
+                    return false;
+                }
+                h = (h + 1) & (slots - 1);
+            }
+            c.seen[h] = static_cast<uint32_t>(i + 1);
         }
+        // Keep the listing (moved, not copied) and point the views into it.
+        const char *was = r.text().data();
+        auto text = std::make_shared<const std::string>(c.reply.take_text());
+        for (auto &v : c.uidls)
+            v = std::string_view(text->data() + (v.data() - was), v.size());
+        c.uidl_text = text;
+        c.have_uidls = true;
         // Lines "1 uidl" .. "n uidl" in order: equal texts, equal listings.
-        auto [it, fresh] = uidls_.try_emplace(u.name, c.uidl_text);
-        if (!fresh && it->second != c.uidl_text) {
+        auto [it, fresh] = uidls_.try_emplace(u.name, text);
+        if (!fresh && *it->second != *text) {
             fail(c, "UIDL listing changed between sessions");
             return false;
         }
@@ -430,7 +492,7 @@ bool Worker::check_reply(Conn &c)
             fail(c, "RETR " + std::to_string(st.arg) + ": size differs from LIST's");
             return false;
         }
-        if (!c.uidls.empty()) {
+        if (c.have_uidls) {
             std::string key = u.name + '\0' + std::string(c.uidls[st.arg - 1]);
             auto [d, fresh] = uid_digest_.try_emplace(std::move(key), digest);
             if (!fresh && d->second != digest) {

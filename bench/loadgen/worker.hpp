@@ -74,7 +74,8 @@ class Worker
     std::vector<std::unique_ptr<Conn>> conns_;
     SSL_SESSION *saved_ = nullptr;
     // UIDL stability: the first listing per user, and UIDL -> digest.
-    std::unordered_map<std::string, std::string> uidls_; // user -> UIDL listing text
+    // user -> UIDL listing text (shared with the session that received it: no copy)
+    std::unordered_map<std::string, std::shared_ptr<const std::string>> uidls_;
     std::unordered_map<std::string, std::string> uid_digest_;
 };
 

@@ -3,6 +3,7 @@
 #include "maildir.hpp"
 #include "options.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <modpop3d/module.hpp>
@@ -55,6 +56,10 @@ const modpop3d_conf_item kSchema[] = {
      "Skip message files with more than one hard link (Dovecot and other MDAs link one message "
      "into several maildirs, so this is off by default).",
      nullptr, 0, 0},
+    {"size-threads", MODPOP3D_CONF_INT, 0, "4",
+     "Threads that read message files to count their sizes when a listing has many to count "
+     "(a first login, or one after many deliveries); 1 counts in the session's own thread only.",
+     nullptr, 1, 64},
     {nullptr, 0, 0, nullptr, nullptr, nullptr, 0, 0},
 };
 
@@ -86,7 +91,7 @@ int32_t parse_options(const modpop3d_host *host, const modpop3d_conf *conf, Opti
     else
         return host->conf_error(conf, "uidl-format",
                                 "must be basename, tpop3d or dovecot, not '%s'", fmt);
-    int64_t stale_ms = 0, tmp_ms = 0, max_msgs = 0;
+    int64_t stale_ms = 0, tmp_ms = 0, max_msgs = 0, size_threads = 1;
     if (!read_bool(host, conf, "exclusive-lock", o.exclusive_lock) ||
         !read_int(host, conf, "lock-stale-age", stale_ms) ||
         !read_bool(host, conf, "size-cache", o.size_cache) ||
@@ -95,11 +100,13 @@ int32_t parse_options(const modpop3d_host *host, const modpop3d_conf *conf, Opti
         !read_bool(host, conf, "tmp-cleanup", o.tmp_cleanup) ||
         !read_int(host, conf, "tmp-max-age", tmp_ms) ||
         !read_int(host, conf, "max-messages", max_msgs) ||
-        !read_bool(host, conf, "refuse-hard-links", o.refuse_hard_links))
+        !read_bool(host, conf, "refuse-hard-links", o.refuse_hard_links) ||
+        !read_int(host, conf, "size-threads", size_threads))
         return host->conf_error(conf, nullptr, "cannot read the section's values");
     o.lock_stale_sec = stale_ms / 1000;
     o.tmp_max_age_sec = tmp_ms / 1000;
     o.max_messages = max_msgs > 0 ? uint64_t(max_msgs) : 1;
+    o.size_threads = uint32_t(std::clamp<int64_t>(size_threads, 1, 64));
     return MODPOP3D_OK;
 }
 

@@ -8,6 +8,7 @@
 #include "size_cache.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -17,7 +18,10 @@
 #include <fcntl.h>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -161,10 +165,18 @@ std::string_view Maildir::info_of(const Msg &m) const
 
 const char *Maildir::full_name(const Msg &m, char *buf) const
 {
-    if (m.has_info)
-        std::snprintf(buf, NAME_MAX + 1, "%s:%s", m.name, m.name + m.base_len + 1);
-    else
-        std::snprintf(buf, NAME_MAX + 1, "%s", m.name);
+    // Called several times per message on a first listing: no printf.
+    // set_name() took the name from a directory entry (at most NAME_MAX).
+    std::size_t n = std::min<std::size_t>(m.base_len, NAME_MAX);
+    std::memcpy(buf, m.name, n);
+    if (m.has_info && n < NAME_MAX) {
+        const char *info = m.name + m.base_len + 1;
+        const std::size_t k = std::min(std::strlen(info), std::size_t(NAME_MAX) - n - 1);
+        buf[n++] = ':';
+        std::memcpy(buf + n, info, k);
+        n += k;
+    }
+    buf[n] = '\0';
     return buf;
 }
 
@@ -307,7 +319,6 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
     DirReader r(dir_fd(dir));
     if (!r.ok())
         return MODPOP3D_E_IO;
-    const int dfd = dir_fd(dir);
     for (;;) {
         const struct dirent *de = r.next();
         if (de == nullptr) {
@@ -346,48 +357,79 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
                 continue;
             }
         }
-        if (defer && de->d_type == DT_REG &&
-            !(opt_.trust_w_size && name_field(split_name(name).base, 'W'))) {
+        if (defer && de->d_type == DT_REG) {
             // Its size will be counted, which opens the file: the checks
             // below are made then, on the open file (size_unlisted), and the
-            // name is looked up once instead of twice.
+            // name is looked up once instead of twice. A name with a ,W=
+            // size is only stat'ed, later, with the files to count (both in
+            // count_parallel's threads on a big listing).
             Msg m;
             set_name(m, dir, name);
             m.stat_pending = true;
+            m.w_pending = opt_.trust_w_size && name_field(split_name(name).base, 'W');
             msgs_.push_back(m);
-            continue;
-        }
-        struct stat st;
-        if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno != ENOENT) // ENOENT: moved or deleted since readdir
-                ++stats.errors;
-            continue;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            ++stats.symlinks;
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            ++stats.not_regular;
-            continue;
-        }
-        if (st.st_uid != uid_) {
-            ++stats.foreign;
-            continue;
-        }
-        if (opt_.refuse_hard_links && st.st_nlink != 1) {
-            ++stats.hard_links;
             continue;
         }
         Msg m;
         set_name(m, dir, name);
-        m.file_size = uint64_t(st.st_size);
-        m.mtime_ns = mtime_ns(st);
-        auto ts = name_timestamp(base_of(m));
-        m.received = ts ? *ts : int64_t(st.st_mtim.tv_sec);
-        msgs_.push_back(m);
+        if (stat_listed(m, stats, false))
+            msgs_.push_back(m);
     }
     return MODPOP3D_OK;
+}
+
+bool Maildir::stat_listed(Msg &m, ScanStats &stats, bool deferred)
+{
+    char name[NAME_MAX + 1];
+    struct stat st;
+    int r = ::fstatat(dir_fd(m.dir), full_name(m, name), &st, AT_SYMLINK_NOFOLLOW);
+    int e = r != 0 ? errno : 0; // relocate() reads directories: errno is not kept
+    if (e == ENOENT && deferred && relocate(m)) {
+        r = ::fstatat(dir_fd(m.dir), full_name(m, name), &st, AT_SYMLINK_NOFOLLOW);
+        e = r != 0 ? errno : 0;
+    }
+    if (r != 0) {
+        if (e != ENOENT)
+            ++stats.errors;
+        else if (deferred)
+            ++stats.vanished;
+        // else moved or deleted since readdir, just now
+        return false;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        ++stats.symlinks;
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ++stats.not_regular;
+        return false;
+    }
+    if (st.st_uid != uid_) {
+        ++stats.foreign;
+        return false;
+    }
+    if (opt_.refuse_hard_links && st.st_nlink != 1) {
+        ++stats.hard_links;
+        return false;
+    }
+    m.file_size = uint64_t(st.st_size);
+    m.mtime_ns = mtime_ns(st);
+    auto ts = name_timestamp(base_of(m));
+    m.received = ts ? *ts : int64_t(st.st_mtim.tv_sec);
+    m.stat_pending = false;
+    m.w_pending = false;
+    return true;
+}
+
+bool Maildir::named_size(Msg &m) const
+{
+    if (!opt_.trust_w_size)
+        return false;
+    auto w = name_field(base_of(m), 'W');
+    if (!w || *w < m.file_size || *w > 2 * m.file_size)
+        return false;
+    m.size = *w;
+    return true;
 }
 
 int32_t Maildir::open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime)
@@ -524,8 +566,10 @@ int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
     return st;
 }
 
-int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb)
+int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb, char *buf) const
 {
+    if (buf == nullptr)
+        buf = buf_.get();
     Pop3SizeCounter counter;
     uint64_t total = 0;
     // Up to the size fstat gave, without the read that would return 0: a
@@ -536,14 +580,14 @@ int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb)
     for (;;) {
         if (total == uint64_t(sb.st_size))
             break;
-        ssize_t n = ::read(fd, buf_.get(), kChunk);
+        ssize_t n = ::read(fd, buf, kChunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return MODPOP3D_E_IO;
         if (n == 0)
             break;
-        counter.feed(buf_.get(), std::size_t(n));
+        counter.feed(buf, std::size_t(n));
         total += uint64_t(n);
     }
     m.size = counter.size();
@@ -552,6 +596,99 @@ int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb)
     m.mtime_ns = total == uint64_t(sb.st_size) ? mtime_ns(sb) : 0;
     m.cacheable_size = total == uint64_t(sb.st_size);
     return MODPOP3D_OK;
+}
+
+bool Maildir::count_quick(Msg &m, char *buf) const noexcept
+{
+    // size_unlisted() and compute_size() without their slow paths: any
+    // failure returns false and the serial path does it again, with its
+    // relocate(), logging and statistics.
+    char name[NAME_MAX + 1];
+    full_name(m, name);
+    Msg done = m;
+    if (done.w_pending) {
+        // stat_listed() without its statistics.
+        struct stat st;
+        if (::fstatat(dir_fd(m.dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != uid_ || (opt_.refuse_hard_links && st.st_nlink != 1))
+            return false;
+        done.file_size = uint64_t(st.st_size);
+        done.mtime_ns = mtime_ns(st);
+        auto ts = name_timestamp(base_of(done));
+        done.received = ts ? *ts : int64_t(st.st_mtim.tv_sec);
+        done.stat_pending = false;
+        done.w_pending = false;
+        if (named_size(done)) {
+            done.named = true;
+            done.counted = true;
+            m = done;
+            return true;
+        }
+        // An implausible ,W=: counted from the file, as compute_size() does.
+    }
+    UniqueFd fd(::openat(dir_fd(m.dir), name,
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME));
+    if (!fd.valid())
+        return false;
+    struct stat sb;
+    if (::fstat(fd.get(), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != uid_ ||
+        (opt_.refuse_hard_links && sb.st_nlink != 1))
+        return false;
+    if (done.stat_pending) {
+        auto ts = name_timestamp(base_of(done));
+        done.received = ts ? *ts : int64_t(sb.st_mtim.tv_sec);
+        done.stat_pending = false;
+    }
+    if (count_size(done, fd.get(), sb, buf) != MODPOP3D_OK)
+        return false;
+    done.counted = true;
+    m = done;
+    return true;
+}
+
+void Maildir::count_parallel(const std::vector<uint32_t> &todo)
+{
+    // Below this many files per thread, starting a thread costs more than
+    // it saves. Threads matter on a first login of a big maildir: its
+    // time is opening and reading small files, and with a cold page cache
+    // waiting for the disk, which several threads overlap.
+    constexpr std::size_t kPerThread = 256;
+    constexpr std::size_t kBatch = 64; // messages taken at a time
+    const std::size_t threads = std::min<std::size_t>(opt_.size_threads, todo.size() / kPerThread);
+    if (threads < 2)
+        return;
+    std::atomic<std::size_t> next{0};
+    auto work = [&](char *buf) noexcept {
+        for (;;) {
+            const std::size_t b = next.fetch_add(kBatch, std::memory_order_relaxed);
+            if (b >= todo.size())
+                return;
+            const std::size_t e = std::min(todo.size(), b + kBatch);
+            for (std::size_t k = b; k < e; ++k)
+                count_quick(msgs_[todo[k]], buf);
+        }
+    };
+    // Helpers get no signals (the worker's handlers expect its own thread)
+    // and live only inside this call.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    std::vector<std::unique_ptr<char[]>> bufs;
+    std::vector<std::thread> helpers;
+    try {
+        bufs.reserve(threads - 1);
+        helpers.reserve(threads - 1);
+        for (std::size_t i = 1; i < threads; ++i) {
+            bufs.push_back(std::make_unique<char[]>(kChunk));
+            helpers.emplace_back(work, bufs.back().get());
+        }
+    } catch (...) {
+        // Fewer helpers (no memory or no threads): this thread does the rest.
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    work(buf_.get());
+    for (std::thread &t : helpers)
+        t.join();
 }
 
 std::string Maildir::random_hex()
@@ -595,62 +732,80 @@ int32_t Maildir::list_and_size(const SizeCache *trusted, int load_state, const S
                     [](const Msg &a, const Msg &b) { return std::strcmp(a.name, b.name) == 0; }),
         msgs_.end());
 
-    for (Msg &m : msgs_) {
-        std::string_view base = base_of(m);
-        char full[NAME_MAX + 1];
-        const bool want_cached = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
+    // Sizes from the cache or the name first; what is left must be counted.
+    std::vector<uint32_t> todo;
+    for (std::size_t i = 0; i < msgs_.size(); ++i) {
+        Msg &m = msgs_[i];
         if (m.from_cache) {
-            m.cacheable_size = want_cached;
+            char full[NAME_MAX + 1];
+            m.cacheable_size = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
             ++stats.from_cache;
             continue;
         }
         if (m.stat_pending) {
-            int32_t us = size_unlisted(m, stats);
-            if (us == MODPOP3D_OK) {
-                ++stats.computed;
-                ++stats.computed_or_named;
-                m.cacheable_size = m.cacheable_size && want_cached;
-                continue;
-            }
-            if (us == MODPOP3D_E_NOMEM)
-                return us;
-            m.drop = true; // counted by size_unlisted
+            todo.push_back(uint32_t(i));
             continue;
         }
-        if (opt_.trust_w_size) {
-            auto w = name_field(base, 'W');
-            if (w && *w >= m.file_size && *w <= 2 * m.file_size) {
-                m.size = *w;
-                ++stats.from_name;
-                // Cached too: the next login then needs no stat for it.
-                m.cacheable_size = want_cached;
-                ++stats.computed_or_named;
-                continue;
-            }
+        std::string_view base = base_of(m);
+        if (named_size(m)) {
+            ++stats.from_name;
+            // Cached too: the next login then needs no stat for it.
+            char full[NAME_MAX + 1];
+            m.cacheable_size = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
+            ++stats.computed_or_named;
+            continue;
         }
         if (load == SizeCache::Load::loaded) {
             if (const CacheEntry *e = cache.find(base, m.file_size, m.mtime_ns)) {
                 m.size = e->pop3_size;
-                m.cacheable_size = want_cached;
+                char full[NAME_MAX + 1];
+                m.cacheable_size = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
                 ++stats.from_cache;
                 continue;
             }
         }
-        int32_t cs = compute_size(m);
-        if (cs == MODPOP3D_OK) {
-            ++stats.computed;
-            ++stats.computed_or_named;
-            m.cacheable_size = m.cacheable_size && want_cached;
-            continue;
+        todo.push_back(uint32_t(i));
+    }
+
+    count_parallel(todo);
+    for (uint32_t i : todo) {
+        Msg &m = msgs_[i];
+        if (!m.counted && m.w_pending) {
+            // list_dir's stat, then the size from the name or the file.
+            if (!stat_listed(m, stats, true)) {
+                m.drop = true;
+                continue;
+            }
+            m.named = named_size(m);
         }
-        if (cs == MODPOP3D_E_GONE) {
-            ++stats.vanished;
-        } else if (cs == MODPOP3D_E_NOMEM) {
-            return cs;
+        if (!m.counted && !m.named) {
+            // The serial path: renamed files are found again, refusals and
+            // errors logged and counted in `stats`.
+            const bool pending = m.stat_pending;
+            const int32_t cs = pending ? size_unlisted(m, stats) : compute_size(m);
+            if (cs == MODPOP3D_E_NOMEM)
+                return cs;
+            if (cs != MODPOP3D_OK) {
+                if (!pending) { // size_unlisted counted it already
+                    if (cs == MODPOP3D_E_GONE)
+                        ++stats.vanished;
+                    else
+                        ++stats.errors;
+                }
+                m.drop = true;
+                continue;
+            }
+        }
+        char full[NAME_MAX + 1]; // the name as it is now (a relocate() may have renamed it)
+        const bool cacheable = opt_.size_cache && CacheWriter::cacheable(full_name(m, full));
+        if (m.named) {
+            ++stats.from_name;
+            m.cacheable_size = cacheable;
         } else {
-            ++stats.errors;
+            ++stats.computed;
+            m.cacheable_size = m.cacheable_size && cacheable;
         }
-        m.drop = true;
+        ++stats.computed_or_named;
     }
     msgs_.erase(std::remove_if(msgs_.begin(), msgs_.end(), [](const Msg &m) { return m.drop; }),
                 msgs_.end());

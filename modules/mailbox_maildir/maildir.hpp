@@ -70,6 +70,9 @@ class Maildir
         bool from_cache = false;   // listed from a trusted cache entry, no stat
         bool printable = false;    // name known to be 0x21-0x7E (from the cache)
         bool stat_pending = false; // listed without a stat: size_unlisted() checks it
+        bool counted = false;      // sized by count_quick() (count_parallel)
+        bool w_pending = false;    // stat_pending with a ,W= size: stat'ed, not read
+        bool named = false;        // count_quick() took the size from ,W=
     };
 
     struct ScanStats {
@@ -106,14 +109,33 @@ class Maildir
     // open_message - open and check (type, owner, links) the message file;
     // `st` gets its fstat. `no_atime`: open with O_NOATIME where permitted.
     int32_t open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime);
+    // stat_listed - list_dir's checks on a stat of the name (type, owner,
+    // links); fills file_size, mtime_ns and received. False: skip it (then
+    // counted in `stats`, except a name gone since readdir). `deferred`: the
+    // stat comes long after readdir, so a name gone is looked for again
+    // (renamed by another session) and counted as vanished when not found.
+    bool stat_listed(Msg &m, ScanStats &stats, bool deferred);
+    // named_size - the size from a plausible ,W= field (trust-w-size).
+    bool named_size(Msg &m) const;
     bool relocate(Msg &m);
     int32_t compute_size(Msg &m);
     // size_unlisted - for a stat_pending message: open it, make list_dir's
     // checks on the open file (counted in `stats` when it is skipped), fill
     // the listing's facts and count its size.
     int32_t size_unlisted(Msg &m, ScanStats &stats);
-    // count_size - read the open message `fd` (fstat `sb`) for its POP3 size.
-    int32_t count_size(Msg &m, int fd, const struct stat &sb);
+    // count_size - read the open message `fd` (fstat `sb`) for its POP3 size,
+    // through `buf` (kChunk bytes; buf_ when null).
+    int32_t count_size(Msg &m, int fd, const struct stat &sb, char *buf = nullptr) const;
+    // count_parallel - count the sizes of msgs_[todo[i]] with up to
+    // opt_.size_threads threads when there are enough of them; a message
+    // counted sets `counted`. Anything not plain (a vanished or renamed
+    // file, a refused one, an error) is left for the serial path, which logs
+    // and counts it exactly as before.
+    void count_parallel(const std::vector<uint32_t> &todo);
+    // count_quick - the thread-safe common case of size_unlisted() and
+    // compute_size(): touches only `m` and `buf`, never the host, the arena
+    // or msgs_; false leaves `m` as it was.
+    bool count_quick(Msg &m, char *buf) const noexcept;
     // load_dovecot_uidlist - read <maildir>/dovecot-uidlist into `out`; left
     // empty (with a log line unless the file is just absent) when unusable.
     void load_dovecot_uidlist(DovecotUidlist &out);

@@ -20,6 +20,8 @@ struct Options {
     int64_t tmp_max_age_sec = 36 * 3600;
     uint64_t max_messages = 1000000;
     bool refuse_hard_links = false;
+    // Threads counting sizes on a listing with many messages to read.
+    uint32_t size_threads = 4;
 };
 
 } // namespace mailbox_maildir

@@ -297,12 +297,19 @@ bool CacheWriter::cacheable(std::string_view base)
 
 void CacheWriter::add(std::string_view full_name, uint8_t dir, const CacheEntry &e)
 {
-    char num[112];
-    int n = std::snprintf(
-        num, sizeof num, "%llu %llu %lld %lld %c ", static_cast<unsigned long long>(e.pop3_size),
-        static_cast<unsigned long long>(e.file_size), static_cast<long long>(e.received),
-        static_cast<long long>(e.mtime_ns), dir != 0 ? 'c' : 'n');
-    text_.append(num, std::size_t(n));
+    // "POP3SIZE FILESIZE RECEIVED MTIME_NS c|n " without printf (once per
+    // message on a first listing).
+    auto put = [this](auto v) {
+        char num[24]; // a 64-bit integer and its sign
+        text_.append(num, std::to_chars(num, num + sizeof num, v).ptr);
+        text_.push_back(' ');
+    };
+    put(e.pop3_size);
+    put(e.file_size);
+    put(e.received);
+    put(e.mtime_ns);
+    text_.push_back(dir != 0 ? 'c' : 'n');
+    text_.push_back(' ');
     text_.append(full_name);
     text_.push_back('\n');
     ++records_;
