@@ -28,7 +28,6 @@
 #include <fcntl.h>
 #include <iostream>
 #include <list>
-#include <malloc.h>
 #include <map>
 #include <memory>
 #include <pwd.h>
@@ -727,14 +726,6 @@ void Master::worker_main(Generation &g, std::size_t position, unsigned slot, int
     close_foreign_fds({g.auth_channels[position].child, g.control[position].child});
     prctl(PR_SET_NAME, "modpop3d-login"); // ps and /proc/PID/comm tell the roles apart
     unsetenv("NOTIFY_SOCKET");            // the master speaks to systemd
-    // A big maildrop's session allocates tens of MiB (100,000 messages:
-    // listing, names, UIDL output) and frees them at logout. By default
-    // glibc maps blocks that large and unmaps them when freed, and trims
-    // the heap, so every such login faulted the memory in again page by
-    // page (costly in a VM guest). Blocks below 32 MiB come from the heap
-    // and up to 64 MiB of freed memory stays for the next session.
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
