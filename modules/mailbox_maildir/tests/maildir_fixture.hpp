@@ -180,6 +180,28 @@ class Mbox
 // RecordingSink - keeps every byte, the largest chunk seen, and answers
 // PAUSE every `pause_every` bytes (0: never) or STOP after `stop_after`
 // chunks (0: never), or `error` (when non-zero) on the first chunk.
+// Listing - what a session lists: UIDLs and POP3 sizes, in order.
+struct Listing {
+    std::vector<std::string> uidls;
+    std::vector<uint64_t> sizes;
+    bool operator==(const Listing &) const = default;
+};
+
+// list - open `md` in a session of `mod` and take its listing.
+inline Listing list(LoadedModule &mod, const std::string &md)
+{
+    Mbox mb(mod, md);
+    EXPECT_EQ(mb.status(), MODPOP3D_OK);
+    Listing l;
+    uint32_t n = mb.scan();
+    for (uint32_t i = 0; i < n; ++i) {
+        auto mi = mb.info(i);
+        l.uidls.emplace_back(mi.uidl);
+        l.sizes.push_back(mi.size);
+    }
+    return l;
+}
+
 struct RecordingSink {
     std::string data;
     std::size_t max_chunk = 0, chunks = 0, pause_every = 0, since_pause = 0, stop_after = 0;

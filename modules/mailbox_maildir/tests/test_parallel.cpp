@@ -20,26 +20,6 @@ namespace
 // needs 256 per thread).
 constexpr int kMessages = 3000;
 
-struct Listing {
-    std::vector<std::string> uidls;
-    std::vector<uint64_t> sizes;
-    bool operator==(const Listing &) const = default;
-};
-
-Listing list(LoadedModule &mod, const std::string &md)
-{
-    Mbox mb(mod, md);
-    EXPECT_EQ(mb.status(), MODPOP3D_OK);
-    Listing l;
-    uint32_t n = mb.scan();
-    for (uint32_t i = 0; i < n; ++i) {
-        auto mi = mb.info(i);
-        l.uidls.emplace_back(mi.uidl);
-        l.sizes.push_back(mi.size);
-    }
-    return l;
-}
-
 // body - bare LFs, CRLFs, a lone CR, with and without a final newline.
 std::string body(int i)
 {
