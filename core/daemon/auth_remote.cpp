@@ -125,13 +125,18 @@ void RemoteAuth::expire()
         }
     }
     for (auto &p : late) {
-        log::writef(log::Warning, "",
-                    "event=auth_timeout why=\"no answer from the auth process\" timeout_ms=%lld",
-                    static_cast<long long>(timeout_ms_));
+        log_timeout();
         AuthAnswer temp;
         temp.status = MODPOP3D_E_TEMP;
         p->callback(std::move(temp));
     }
+}
+
+void RemoteAuth::log_timeout() const
+{
+    log::writef(log::Warning, "",
+                "event=auth_timeout why=\"no answer from the auth process\" timeout_ms=%lld",
+                static_cast<long long>(timeout_ms_));
 }
 
 bool RemoteAuth::send(ipc::Message &request, const std::shared_ptr<Pending> &pending)
@@ -139,6 +144,7 @@ bool RemoteAuth::send(ipc::Message &request, const std::shared_ptr<Pending> &pen
     uint64_t id = next_id_++;
     request.fields.emplace_back("id", std::to_string(id)); // receivers look keys up by name
     if (pending) {
+        pending->id = id;
         std::lock_guard lock(mutex_);
         pending_[id] = pending;
     }
@@ -193,16 +199,11 @@ AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
                                      [&] { return pending->done; });
     }
     if (!answered) {
-        std::lock_guard lock(mutex_);
-        for (auto it = pending_.begin(); it != pending_.end(); ++it)
-            if (it->second == pending) {
-                pending_.erase(it);
-                break;
-            }
-        log::writef(log::Warning, "",
-                    "event=auth_timeout why=\"no answer from the auth process\" "
-                    "timeout_ms=%lld",
-                    static_cast<long long>(timeout_ms_));
+        {
+            std::lock_guard lock(mutex_);
+            pending_.erase(pending->id);
+        }
+        log_timeout();
         return temp;
     }
     return answer_of(pending->answer);

@@ -74,8 +74,9 @@ class RemoteAuth : public AuthService
     struct Pending {
         bool done = false;
         ipc::Message answer;
-        Done callback;        // set: an asynchronous login
-        uint64_t deadline_ms; // of an asynchronous login
+        uint64_t id = 0;          // set by send()
+        Done callback;            // set: an asynchronous login
+        uint64_t deadline_ms = 0; // of an asynchronous login
     };
     // send - give `request` its id and send it; `pending` (may be null: no
     // answer wanted) is registered first so the answer cannot overtake it.
@@ -89,6 +90,7 @@ class RemoteAuth : public AuthService
     // itself, as nobody else will, until `p` is answered or `deadline_ms`.
     void wait_on_loop(const std::shared_ptr<Pending> &p, uint64_t deadline_ms);
     static AuthAnswer answer_of(ipc::Message &m);
+    void log_timeout() const;
 
     int socket_;
     Facts facts_;

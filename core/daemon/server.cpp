@@ -906,13 +906,8 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
     uint64_t id = c.id;
     if (remote_) {
         // The auth process checks it: sent from here, answered on this loop.
-        remote_->login_async(*session, apop, user, secret, timestamp, [this, id](AuthAnswer a) {
-            auto it = connections_.find(id);
-            if (it == connections_.end())
-                return; // the client left while its login was checked
-            it->second->auth_result = std::move(a.result);
-            deliver_auth(*it->second, a.status);
-        });
+        remote_->login_async(*session, apop, user, secret, timestamp,
+                             [this, id](AuthAnswer a) { auth_answered(id, std::move(a)); });
         std::fill(secret.begin(), secret.end(), '\0');
         return;
     }
@@ -923,13 +918,16 @@ void Server::start_auth(Connection &c, bool apop, std::string login, std::string
             *result = auth_->login(*session, apop, user, secret, timestamp);
             std::fill(secret.begin(), secret.end(), '\0');
         },
-        [this, id, result] {
-            auto it = connections_.find(id);
-            if (it == connections_.end())
-                return; // the client left while its login was checked
-            it->second->auth_result = result->result;
-            deliver_auth(*it->second, result->status);
-        });
+        [this, id, result] { auth_answered(id, std::move(*result)); });
+}
+
+void Server::auth_answered(uint64_t id, AuthAnswer answer)
+{
+    auto it = connections_.find(id);
+    if (it == connections_.end())
+        return; // the client left while its login was checked
+    it->second->auth_result = std::move(answer.result);
+    deliver_auth(*it->second, answer.status);
 }
 
 void Server::deliver_auth(Connection &c, int32_t status)

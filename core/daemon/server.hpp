@@ -96,6 +96,9 @@ class Server
     void handle_action(Connection &c, pop3::Action action);
     void start_auth(Connection &c, bool apop, std::string login, std::string secret,
                     std::string timestamp);
+    // auth_answered - the answer to connection `id`'s login, on the event
+    // loop (the client may have left meanwhile).
+    void auth_answered(uint64_t id, AuthAnswer answer);
     void deliver_auth(Connection &c, int32_t status);
     // hand_over - pass a granted system user's connection to the master
     // for a session process; false when it could not be sent.
