@@ -146,17 +146,30 @@ Worker::~Worker()
     for (auto &c : conns_)
         if (c && c->fd >= 0)
             close_conn(*c);
-    if (saved_ != nullptr)
-        SSL_SESSION_free(saved_);
+    for (SSL_SESSION *t : tickets_)
+        SSL_SESSION_free(t);
     if (epfd_ >= 0)
         ::close(epfd_);
 }
 
 void Worker::keep_session(SSL_SESSION *s)
 {
-    if (saved_ != nullptr)
-        SSL_SESSION_free(saved_);
-    saved_ = s;
+    // Bounded: a server sending several tickets per connection would
+    // otherwise grow the pool for the whole run.
+    if (tickets_.size() >= 256) {
+        SSL_SESSION_free(tickets_.front());
+        tickets_.pop_front();
+    }
+    tickets_.push_back(s);
+}
+
+SSL_SESSION *Worker::take_session()
+{
+    if (tickets_.empty())
+        return nullptr;
+    SSL_SESSION *s = tickets_.back();
+    tickets_.pop_back();
+    return s;
 }
 
 void Worker::watch(Conn &c)
@@ -257,6 +270,12 @@ void Worker::finish(Conn &c)
     stats_.latency_ms.push_back(ms);
     ++stats_.ok;
     --active_;
+    if (c.ssl != nullptr)
+        // QUIT's +OK ended the session cleanly. Without close_notify
+        // OpenSSL's SSL_free takes the session for a broken one and marks
+        // it not resumable: the ticket kept for the next connection would
+        // then be refused, and sequential sessions never resumed at all.
+        SSL_shutdown(c.ssl);
     close_conn(c);
 }
 
@@ -556,8 +575,11 @@ void Worker::on_event(Conn &c, uint32_t events)
             c.ssl = SSL_new(cfg_.tls);
             SSL_set_fd(c.ssl, c.fd);
             SSL_set_ex_data(c.ssl, worker_index(), this);
-            if (cfg_.tls_resume && saved_ != nullptr)
-                SSL_set_session(c.ssl, saved_);
+            if (cfg_.tls_resume)
+                if (SSL_SESSION *ticket = take_session()) {
+                    SSL_set_session(c.ssl, ticket); // takes its own reference
+                    SSL_SESSION_free(ticket);
+                }
             c.handshaking = true;
         } else if (!begin_step(c)) {
             return;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -50,6 +51,8 @@ class Worker
     const Stats &stats() const { return stats_; }
     // Called by OpenSSL's new-session callback (resumption).
     void keep_session(SSL_SESSION *s);
+    // The newest unused ticket (owned by the caller), or null.
+    SSL_SESSION *take_session();
 
   private:
     struct Conn;
@@ -72,7 +75,10 @@ class Worker
     std::size_t next_ = 0;
     unsigned active_ = 0; // connections not holding
     std::vector<std::unique_ptr<Conn>> conns_;
-    SSL_SESSION *saved_ = nullptr;
+    // Session tickets not used yet, oldest first. A TLS 1.3 client uses a
+    // ticket once (OpenSSL marks it spent when it resumes with it), so
+    // concurrent connections each need their own.
+    std::deque<SSL_SESSION *> tickets_;
     // UIDL stability: the first listing per user, and UIDL -> digest.
     // user -> UIDL listing text (shared with the session that received it: no copy)
     std::unordered_map<std::string, std::shared_ptr<const std::string>> uidls_;
