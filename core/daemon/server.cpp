@@ -308,7 +308,7 @@ int Server::run()
         net::ListenSpec inetd;
         inetd.text = "inetd";
         inetd.options.tls = net::TlsMode::none;
-        add_connection(inetd_fd_, peer, inetd, nullptr);
+        add_connection(inetd_fd_, peer, inetd, nullptr, nullptr);
         stopping_ = true; // accept nothing more; run until the session ends
         stop_deadline_ms_ = UINT64_MAX;
     }
@@ -322,7 +322,10 @@ int Server::run()
     if (remote_)
         add(remote_->socket(), auth_tag);
     std::string names;
+    listener_locals_.clear();
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        net::set_accept_options(listeners_[i].fd);
+        listener_locals_.push_back(net::bound_endpoint(listeners_[i].fd));
         add(listeners_[i].fd, listener_tag | i);
         names += (names.empty() ? "" : ",") + listeners_[i].spec.text;
     }
@@ -435,10 +438,7 @@ void Server::accept_on(std::size_t index)
             accept4(l.fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        // Replies are whole when written (the engine buffers them), so
-        // Nagle could only hold a reply back until the client's delayed ACK.
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        // TCP_NODELAY comes from the listening socket (set_accept_options).
         net::Endpoint peer = net::endpoint_of(ss);
         if (l.spec.options.proxy && !net::cidr_contains(settings_.proxy_networks, peer.ip)) {
             // Only the configured balancers may speak for other clients.
@@ -460,7 +460,8 @@ void Server::accept_on(std::size_t index)
                         refuse);
             continue;
         }
-        add_connection(fd, peer, l.spec, tls_contexts_[index]);
+        const auto &local = listener_locals_[index];
+        add_connection(fd, peer, l.spec, tls_contexts_[index], local ? &*local : nullptr);
     }
 }
 
@@ -507,7 +508,7 @@ pop3::ConnectionFacts Server::facts_for(const Connection &c, bool tls_active) co
 }
 
 void Server::add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
-                            std::shared_ptr<tls::Context> tls)
+                            std::shared_ptr<tls::Context> tls, const net::Endpoint *local)
 {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
@@ -515,10 +516,14 @@ void Server::add_connection(int fd, const net::Endpoint &peer, const net::Listen
     c->peer = peer;
     c->listener = listener.options;
     c->tls_context = std::move(tls);
-    sockaddr_storage ls{};
-    socklen_t llen = sizeof ls;
-    getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
-    c->local = net::endpoint_of(ls);
+    if (local != nullptr) {
+        c->local = *local;
+    } else {
+        sockaddr_storage ls{};
+        socklen_t llen = sizeof ls;
+        getsockname(fd, reinterpret_cast<sockaddr *>(&ls), &llen);
+        c->local = net::endpoint_of(ls);
+    }
     c->accepted_ms = c->last_activity_ms = c->last_write_ms = now_ms();
     c->session->set("listener", listener.text);
     c->session->set("tls", "0");

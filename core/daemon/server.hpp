@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,8 +83,10 @@ class Server
     friend struct Connection;
 
     void accept_on(std::size_t index);
+    // `local`: the connection's local address when the listener knows it
+    // (bound to one address); null to ask the socket.
     void add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
-                        std::shared_ptr<tls::Context> tls);
+                        std::shared_ptr<tls::Context> tls, const net::Endpoint *local);
     void read_proxy_header(Connection &c);
     void start_session(Connection &c);
     pop3::EngineConfig engine_config() const;
@@ -127,6 +130,8 @@ class Server
     std::unique_ptr<SessionGrant> grant_;
     std::unique_ptr<ThreadPool> pool_;
     std::vector<net::Listener> listeners_;
+    // Per listener: its address when bound to one (net::bound_endpoint).
+    std::vector<std::optional<net::Endpoint>> listener_locals_;
     std::vector<std::shared_ptr<tls::Context>> tls_contexts_; // per listener; null: no TLS
     std::vector<uint64_t> tls_ready_; // connections with decrypted input OpenSSL holds
     int epoll_ = -1;

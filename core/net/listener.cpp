@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 namespace modpop3d::net
@@ -155,6 +156,33 @@ bool open_listener(const ListenSpec &spec, Listener &out, std::string &why)
     out.fd = fd;
     out.spec = spec;
     return true;
+}
+
+void set_accept_options(int listen_fd)
+{
+    // Replies are whole when written (the engine buffers them), so Nagle
+    // could only hold a reply back until the client's delayed ACK.
+    int one = 1;
+    setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::optional<Endpoint> bound_endpoint(int listen_fd)
+{
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(listen_fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+        return std::nullopt;
+    if (ss.ss_family == AF_INET) {
+        if (reinterpret_cast<const sockaddr_in *>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+            return std::nullopt;
+    } else if (ss.ss_family == AF_INET6) {
+        const in6_addr &a = reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_addr;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_V4MAPPED(&a))
+            return std::nullopt; // a mapped wildcard too: ask each connection
+    } else {
+        return std::nullopt;
+    }
+    return endpoint_of(ss);
 }
 
 Endpoint endpoint_of(const sockaddr_storage &ss)

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -59,6 +60,16 @@ struct Endpoint {
     bool loopback = false;
     std::string limit_key; // IPv4 address, or the /64 prefix of an IPv6 address
 };
+
+// set_accept_options - options every connection accepted on `listen_fd`
+// inherits from it, set once instead of once per connection (Linux copies
+// TCP_NODELAY from a listening socket to the sockets accept() returns).
+void set_accept_options(int listen_fd);
+
+// bound_endpoint - the listening socket's own address when it is a specific
+// one, which is then every accepted connection's local address; nullopt for
+// a wildcard address (ask each connection's getsockname()).
+std::optional<Endpoint> bound_endpoint(int listen_fd);
 
 Endpoint endpoint_of(const sockaddr_storage &ss);
 // endpoint_of_text - the same from a numeric address (a PROXY header's).

@@ -31,6 +31,15 @@ namespace
 {
 
 constexpr std::size_t kChunk = 64 * 1024;
+
+// The read buffer for message bytes: one per thread, not one per open
+// maildir. A 64 KiB allocation per login grew the heap at every login and
+// trimmed it at every logout. It holds bytes only for the length of one call.
+char *chunk_buffer()
+{
+    thread_local const std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(kChunk);
+    return buf.get();
+}
 // tmp/ cleanup does bounded work per login, whatever tmp/ holds.
 constexpr std::size_t kTmpMaxExamined = 100000;
 constexpr std::size_t kTmpMaxRemoved = 10000;
@@ -192,7 +201,8 @@ void Maildir::set_name(Msg &m, uint8_t dir, std::string_view name)
     m.dir = dir;
 }
 
-int32_t Maildir::open_dir(int parent, const char *name, UniqueFd &out, bool &missing)
+int32_t Maildir::open_dir(int parent, const char *name, UniqueFd &out, bool &missing,
+                          struct stat &st)
 {
     missing = false;
     out.reset(::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -208,7 +218,6 @@ int32_t Maildir::open_dir(int parent, const char *name, UniqueFd &out, bool &mis
         return e == EACCES || e == ELOOP || e == ENOTDIR || e == EPERM ? MODPOP3D_E_PERM
                                                                        : MODPOP3D_E_IO;
     }
-    struct stat st;
     if (::fstat(out.get(), &st) != 0)
         return MODPOP3D_E_IO;
     if (st.st_uid != uid_ || (st.st_mode & S_IWOTH) != 0) {
@@ -231,14 +240,15 @@ int32_t Maildir::open(const char *location)
     }
     location_ = location;
     bool missing = false;
-    int32_t st = open_dir(AT_FDCWD, location, dir_fd_, missing);
+    open_stats_fresh_ = false;
+    int32_t st = open_dir(AT_FDCWD, location, dir_fd_, missing, root_st_);
     if (st != MODPOP3D_OK)
         return st;
     bool new_missing = false, cur_missing = false, tmp_missing = false;
-    int32_t st_new = open_dir(dir_fd_.get(), "new", new_fd_, new_missing);
+    int32_t st_new = open_dir(dir_fd_.get(), "new", new_fd_, new_missing, new_st_);
     if (st_new != MODPOP3D_OK && !new_missing)
         return st_new;
-    int32_t st_cur = open_dir(dir_fd_.get(), "cur", cur_fd_, cur_missing);
+    int32_t st_cur = open_dir(dir_fd_.get(), "cur", cur_fd_, cur_missing, cur_st_);
     if (st_cur != MODPOP3D_OK && !cur_missing)
         return st_cur;
     if (new_missing && cur_missing)
@@ -248,7 +258,7 @@ int32_t Maildir::open(const char *location)
                    location_.c_str(), new_missing ? "new" : "cur");
         return MODPOP3D_E_CORRUPT;
     }
-    int32_t st_tmp = open_dir(dir_fd_.get(), "tmp", tmp_fd_, tmp_missing);
+    int32_t st_tmp = open_dir(dir_fd_.get(), "tmp", tmp_fd_, tmp_missing, tmp_st_);
     if (st_tmp != MODPOP3D_OK && !tmp_missing)
         return st_tmp;
 
@@ -272,17 +282,17 @@ int32_t Maildir::open(const char *location)
                                                     : MODPOP3D_E_TEMP;
         }
     }
+    open_stats_fresh_ = true;
     if (opt_.tmp_cleanup && tmp_fd_.valid())
         clean_tmp();
-    buf_ = std::make_unique_for_overwrite<char[]>(kChunk);
     return MODPOP3D_OK;
 }
 
 void Maildir::clean_tmp()
 {
     const time_t now = ::time(nullptr);
-    struct stat dir;
-    if (::fstat(tmp_fd_.get(), &dir) != 0 || TmpCleanMemo::get().fresh(dir, now))
+    struct stat dir = tmp_st_; // open() took it a moment ago
+    if (TmpCleanMemo::get().fresh(dir, now))
         return;
     DirReader r(tmp_fd_.get());
     if (!r.ok())
@@ -569,7 +579,7 @@ int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
 int32_t Maildir::count_size(Msg &m, int fd, const struct stat &sb, char *buf) const
 {
     if (buf == nullptr)
-        buf = buf_.get();
+        buf = chunk_buffer();
     Pop3SizeCounter counter;
     uint64_t total = 0;
     // Up to the size fstat gave, without the read that would return 0: a
@@ -686,7 +696,7 @@ void Maildir::count_parallel(const std::vector<uint32_t> &todo)
         // Fewer helpers (no memory or no threads): this thread does the rest.
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    work(buf_.get());
+    work(chunk_buffer());
     for (std::thread &t : helpers)
         t.join();
 }
@@ -970,12 +980,13 @@ void Maildir::check_unchanged(Msg &m, const struct stat &st)
         ::unlinkat(dir_fd_.get(), kCacheName, 0);
 }
 
-bool Maildir::current_identity(DirIdentity &out, DirTimes &times) const
+bool Maildir::current_identity(DirIdentity &out, DirTimes &times)
 {
-    struct stat root, n, c;
-    if (::fstat(dir_fd_.get(), &root) != 0 || ::fstat(new_fd_.get(), &n) != 0 ||
-        ::fstat(cur_fd_.get(), &c) != 0)
+    struct stat root = root_st_, n = new_st_, c = cur_st_;
+    if (!open_stats_fresh_ && (::fstat(dir_fd_.get(), &root) != 0 ||
+                               ::fstat(new_fd_.get(), &n) != 0 || ::fstat(cur_fd_.get(), &c) != 0))
         return false;
+    open_stats_fresh_ = false;
     out = DirIdentity{uint64_t(root.st_dev), uint64_t(root.st_ino), uint64_t(n.st_ino),
                       uint64_t(c.st_ino), opt_.trust_w_size ? 1u : 0u};
     // The mtimes are taken before the listing starts, the start after them:
@@ -1098,17 +1109,24 @@ int32_t Maildir::retrieve(uint32_t index, uint64_t offset, const modpop3d_sink *
         open_index_ = UINT32_MAX;
         return status;
     };
+    // Up to the size the open's fstat gave (check_unchanged made file_size
+    // that size), without the read that would return 0: a message file is
+    // complete once it is in new/ or cur/.
+    const uint64_t end = msgs_[index].file_size;
+    char *const buf = chunk_buffer();
     uint64_t pos = offset;
     for (;;) {
-        ssize_t n = ::pread(open_fd_.get(), buf_.get(), kChunk, off_t(pos));
+        if (pos >= end)
+            return finish(MODPOP3D_OK);
+        ssize_t n = ::pread(open_fd_.get(), buf, std::min<uint64_t>(kChunk, end - pos), off_t(pos));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return finish(MODPOP3D_E_IO);
         if (n == 0)
-            return finish(MODPOP3D_OK);
+            return finish(MODPOP3D_OK); // shorter than at the open
         pos += uint64_t(n);
-        int32_t r = sink->write(sink->ctx, buf_.get(), std::size_t(n));
+        int32_t r = sink->write(sink->ctx, buf, std::size_t(n));
         if (r == MODPOP3D_PAUSE)
             return MODPOP3D_PAUSE; // keep the descriptor for the resumption
         if (r == MODPOP3D_STOP)

@@ -91,7 +91,8 @@ class Maildir
     const char *full_name(const Msg &m, char *buf) const;
     void set_name(Msg &m, uint8_t dir, std::string_view name);
 
-    int32_t open_dir(int parent, const char *name, UniqueFd &out, bool &missing);
+    // open_dir - open and check (owner, mode) a directory; `st` gets its fstat.
+    int32_t open_dir(int parent, const char *name, UniqueFd &out, bool &missing, struct stat &st);
     // list_dir - append dir's messages; names `trusted` knows are not stat'ed.
     // `defer`: regular files whose size must be counted are not stat'ed
     // here but checked when opened for counting (stat_pending).
@@ -102,7 +103,8 @@ class Maildir
                           ScanStats &stats);
     // take_snapshot - the listing straight from the cache's records.
     void take_snapshot(const SizeCache &cache, ScanStats &stats);
-    bool current_identity(DirIdentity &out, DirTimes &times) const;
+    // current_identity - uses open()'s fstats once (see open_stats_fresh_).
+    bool current_identity(DirIdentity &out, DirTimes &times);
     // check_unchanged - `st` is the open message's fstat.
     void check_unchanged(Msg &m, const struct stat &st);
     void clean_tmp();
@@ -124,7 +126,7 @@ class Maildir
     // the listing's facts and count its size.
     int32_t size_unlisted(Msg &m, ScanStats &stats);
     // count_size - read the open message `fd` (fstat `sb`) for its POP3 size,
-    // through `buf` (kChunk bytes; buf_ when null).
+    // through `buf` (kChunk bytes; this thread's chunk buffer when null).
     int32_t count_size(Msg &m, int fd, const struct stat &sb, char *buf = nullptr) const;
     // count_parallel - count the sizes of msgs_[todo[i]] with up to
     // opt_.size_threads threads when there are enough of them; a message
@@ -151,11 +153,16 @@ class Maildir
     uid_t uid_;
     std::string location_;
     UniqueFd dir_fd_, new_fd_, cur_fd_, tmp_fd_;
+    // The directories' fstats from open(). The scan that follows an open
+    // uses them instead of stating again: they were taken before its listing
+    // begins, which is all its cache check needs. A later scan stats anew.
+    struct stat root_st_ {
+    }, new_st_{}, cur_st_{}, tmp_st_{};
+    bool open_stats_fresh_ = false;
     SessionLock lock_;
     bool scanned_ = false;
     std::vector<Msg> msgs_;
     Arena arena_;
-    std::unique_ptr<char[]> buf_;
     // The descriptor of the message being streamed, kept across PAUSE.
     UniqueFd open_fd_;
     uint32_t open_index_ = UINT32_MAX;
