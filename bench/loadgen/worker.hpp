@@ -79,6 +79,7 @@ class Worker
     // ticket once (OpenSSL marks it spent when it resumes with it), so
     // concurrent connections each need their own.
     std::deque<SSL_SESSION *> tickets_;
+    std::vector<std::unique_ptr<char[]>> spare_in_; // closed connections' input buffers
     // UIDL stability: the first listing per user, and UIDL -> digest.
     // user -> UIDL listing text (shared with the session that received it: no copy)
     std::unordered_map<std::string, std::shared_ptr<const std::string>> uidls_;

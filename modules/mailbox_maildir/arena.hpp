@@ -2,6 +2,7 @@
 // never move, so the UIDL pointers handed to the core stay valid until close().
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -23,17 +24,24 @@ class Arena
     }
 
   private:
-    static constexpr std::size_t kBlock = 256 * 1024;
+    // Blocks start small and double up to kMaxBlock: most maildrops hold a
+    // few dozen names, and a 256 KiB block for each login made the heap grow
+    // and shrink (brk and page faults) with every session.
+    static constexpr std::size_t kFirstBlock = 4 * 1024;
+    static constexpr std::size_t kMaxBlock = 256 * 1024;
     char *alloc(std::size_t n)
     {
-        if (n > kBlock) {
+        if (n > kMaxBlock) {
             blocks_.push_back(std::make_unique_for_overwrite<char[]>(n));
             return blocks_.back().get();
         }
         if (left_ < n) {
-            blocks_.push_back(std::make_unique_for_overwrite<char[]>(kBlock));
+            block_ = block_ == 0 ? kFirstBlock : std::min(block_ * 2, kMaxBlock);
+            while (block_ < n)
+                block_ *= 2;
+            blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_));
             next_ = blocks_.back().get();
-            left_ = kBlock;
+            left_ = block_;
         }
         char *p = next_;
         next_ += n;
@@ -43,6 +51,7 @@ class Arena
     std::vector<std::unique_ptr<char[]>> blocks_;
     char *next_ = nullptr;
     std::size_t left_ = 0;
+    std::size_t block_ = 0; // the size of the newest block
 };
 
 } // namespace mailbox_maildir
