@@ -200,6 +200,9 @@ struct Connection {
     std::optional<Streaming> streaming;
 
     std::size_t pending_out() const { return out.size() - out_pos; }
+    // unsent - all the output the client has not been given yet: `out`, and
+    // what TLS encrypted that the socket has not taken (tls::Stream).
+    std::size_t unsent() const { return pending_out() + (tls ? tls->unsent() : 0); }
 };
 
 Server::Server(config::Configuration &config, modload::ModuleSet &modules)
@@ -809,7 +812,7 @@ void Server::pump(Connection &c)
         if (!c.streaming && (c.engine->has_action() || c.engine->has_output()))
             return pump(c); // the message ended: answer what was pipelined after it
     }
-    if (c.closing && (c.pending_out() == 0 || c.hard_close)) {
+    if (c.closing && (c.unsent() == 0 || c.hard_close)) {
         destroy(c);
         return;
     }
@@ -1150,13 +1153,32 @@ void Server::flush(Connection &c)
     if (c.handshaking)
         return; // the greeting of an implicit-TLS connection waits for the handshake
     c.write_wants_read = false;
+    // The client is gone: nothing more can be sent.
+    auto gone = [&] {
+        if (c.relay_fd >= 0) {
+            c.hard_close = true;
+            c.closing = true;
+            c.out.clear();
+            c.out_pos = 0;
+            return;
+        }
+        c.engine->connection_lost();
+        c.hard_close = true;
+        c.closing = true;
+        c.out.clear();
+        c.out_pos = 0;
+        c.streaming.reset();
+        // Let the engine queue what a drop implies (an early commit, Close).
+        while (auto a = c.engine->next_action())
+            handle_action(c, std::move(*a));
+    };
+    const uint64_t tls_sent_before = c.tls ? c.tls->sent() : 0;
     while (c.pending_out() > 0) {
         if (c.tls) {
             std::size_t put = 0;
             tls::Io r = c.tls->write(c.out.data() + c.out_pos, c.pending_out(), put);
             if (r == tls::Io::ok) {
                 c.out_pos += put;
-                c.last_write_ms = now_ms();
                 continue;
             }
             if (r == tls::Io::want_write)
@@ -1175,24 +1197,17 @@ void Server::flush(Connection &c)
             if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 break;
         }
-        // The client is gone: nothing more can be sent.
-        if (c.relay_fd >= 0) {
-            c.hard_close = true;
-            c.closing = true;
-            c.out.clear();
-            c.out_pos = 0;
+        gone();
+        return;
+    }
+    if (c.tls) {
+        // All TLS records of this round leave in one write (tls::Stream).
+        if (c.tls->unsent() > 0 && c.tls->send_pending() == tls::Io::error) {
+            gone();
             return;
         }
-        c.engine->connection_lost();
-        c.hard_close = true;
-        c.closing = true;
-        c.out.clear();
-        c.out_pos = 0;
-        c.streaming.reset();
-        // Let the engine queue what a drop implies (an early commit, Close).
-        while (auto a = c.engine->next_action())
-            handle_action(c, std::move(*a));
-        return;
+        if (c.tls->sent() != tls_sent_before)
+            c.last_write_ms = now_ms();
     }
     if (c.out_pos == c.out.size()) {
         c.out.clear();
@@ -1217,7 +1232,7 @@ void Server::update_interest(Connection &c)
         want |= EPOLLOUT;
     // A paused message resumes when the socket is writable, even when all
     // that was encoded so far has already been sent.
-    if (c.pending_out() > 0 || c.streaming)
+    if (c.unsent() > 0 || c.streaming)
         want |= EPOLLOUT;
     set_interest(epoll_, c.fd, c.id, c.interest, want);
 }
@@ -1292,7 +1307,7 @@ void Server::tick()
         if (c.relay_fd >= 0) {
             // The session process keeps its own timers; the relay only
             // drops a client that stopped reading.
-            if (c.pending_out() > 0 &&
+            if (c.unsent() > 0 &&
                 now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms))
                 stalled.push_back(id);
             continue;
@@ -1307,7 +1322,7 @@ void Server::tick()
                 expired.push_back(id);
             continue;
         }
-        if (c.pending_out() > 0 &&
+        if (c.unsent() > 0 &&
             now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             stalled.push_back(id);
         } else if (!c.logged_in &&
@@ -1480,7 +1495,7 @@ void Server::relay(Connection &c, uint32_t events, bool from_session)
     flush(c);
     if (connections_.count(id) == 0)
         return;
-    if ((session_done || c.closing) && (c.pending_out() == 0 || c.hard_close)) {
+    if ((session_done || c.closing) && (c.unsent() == 0 || c.hard_close)) {
         c.close_reason = "handed_over";
         destroy(c);
         return;
@@ -1494,7 +1509,7 @@ void Server::relay(Connection &c, uint32_t events, bool from_session)
         want |= EPOLLIN;
     if (c.write_wants_read)
         want |= EPOLLIN;
-    if (c.pending_out() > 0 || c.read_wants_write)
+    if (c.unsent() > 0 || c.read_wants_write)
         want |= EPOLLOUT;
     set_interest(epoll_, c.fd, c.id, c.interest, want);
     uint32_t rwant = 0;

@@ -1,23 +1,175 @@
 // stream.cpp - one TLS connection (see stream.hpp).
 #include "tls/stream.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace modpop3d::tls
 {
 
-Stream::Stream(SSL_CTX *ctx, int fd)
+namespace
 {
-    ssl_ = SSL_new(ctx);
-    if (ssl_ != nullptr && SSL_set_fd(ssl_, fd) != 1) {
-        SSL_free(ssl_);
-        ssl_ = nullptr;
+
+// Beyond this many unsent bytes a write goes to the socket at once, and
+// OpenSSL is told to retry when the socket cannot take them.
+constexpr std::size_t kSendAt = 64 * 1024;
+
+Stream *stream_of(BIO *b)
+{
+    return static_cast<Stream *>(BIO_get_data(b));
+}
+
+int bio_write_ex(BIO *b, const char *buf, std::size_t len, std::size_t *written)
+{
+    BIO_clear_retry_flags(b);
+    const int n = stream_of(b)->bio_write(buf, len);
+    if (n > 0) {
+        *written = static_cast<std::size_t>(n);
+        return 1;
     }
-    if (ssl_ != nullptr)
-        SSL_set_accept_state(ssl_);
+    if (n == 0)
+        BIO_set_retry_write(b);
+    *written = 0;
+    return 0;
+}
+
+int bio_read_ex(BIO *b, char *buf, std::size_t len, std::size_t *got)
+{
+    BIO_clear_retry_flags(b);
+    const int n = stream_of(b)->bio_read(buf, len);
+    if (n > 0) {
+        *got = static_cast<std::size_t>(n);
+        return 1;
+    }
+    if (n == -1)
+        BIO_set_retry_read(b);
+    *got = 0;
+    return 0;
+}
+
+long bio_ctrl(BIO *b, int cmd, long, void *)
+{
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; // sent by Stream::send_pending, once per round of work
+    case BIO_CTRL_EOF:
+        return stream_of(b)->bio_eof() ? 1 : 0;
+    default:
+        return 0;
+    }
+}
+
+int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+const BIO_METHOD *socket_method()
+{
+    static BIO_METHOD *const method = [] {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "modpop3d socket");
+        if (m != nullptr) {
+            BIO_meth_set_write_ex(m, bio_write_ex);
+            BIO_meth_set_read_ex(m, bio_read_ex);
+            BIO_meth_set_ctrl(m, bio_ctrl);
+            BIO_meth_set_create(m, bio_create);
+        }
+        return m;
+    }();
+    return method;
+}
+
+} // namespace
+
+Stream::Stream(SSL_CTX *ctx, int fd) : fd_(fd)
+{
+    const BIO_METHOD *method = socket_method();
+    BIO *bio = method != nullptr ? BIO_new(method) : nullptr;
+    if (bio == nullptr)
+        return;
+    BIO_set_data(bio, this);
+    ssl_ = SSL_new(ctx);
+    if (ssl_ == nullptr) {
+        BIO_free(bio);
+        return;
+    }
+    SSL_set_bio(ssl_, bio, bio); // the SSL owns it now
+    SSL_set_accept_state(ssl_);
+}
+
+int Stream::bio_read(char *buf, std::size_t len)
+{
+    ssize_t n;
+    do {
+        n = ::read(fd_, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return static_cast<int>(n);
+    if (n == 0) {
+        eof_ = true;
+        return 0;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+}
+
+int Stream::bio_write(const char *buf, std::size_t len)
+{
+    if (unsent() >= kSendAt) {
+        if (!send_now())
+            return -2; // errno says why
+        if (unsent() >= kSendAt)
+            return 0; // retry when the socket is writable
+    }
+    if (out_pos_ == out_.size()) {
+        out_.clear();
+        out_pos_ = 0;
+    }
+    len = std::min<std::size_t>(len, INT_MAX);
+    out_.append(buf, len);
+    return static_cast<int>(len);
+}
+
+bool Stream::send_now()
+{
+    while (out_pos_ < out_.size()) {
+        ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+        if (n > 0) {
+            out_pos_ += static_cast<std::size_t>(n);
+            sent_ += static_cast<uint64_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return false;
+    }
+    if (out_pos_ == out_.size()) {
+        out_.clear();
+        out_pos_ = 0;
+    } else if (out_pos_ >= kSendAt) {
+        out_.erase(0, out_pos_); // keep the buffer from creeping forward
+        out_pos_ = 0;
+    }
+    return true;
+}
+
+Io Stream::send_pending()
+{
+    if (ssl_ == nullptr)
+        return Io::ok;
+    if (!send_now()) {
+        error_ = std::strerror(errno);
+        return Io::error;
+    }
+    return unsent() == 0 ? Io::ok : Io::want_write;
 }
 
 Stream::~Stream()
@@ -58,7 +210,14 @@ Io Stream::handshake()
     ERR_clear_error();
     errno = 0;
     int rc = SSL_do_handshake(ssl_);
-    return rc == 1 ? Io::ok : result(rc);
+    if (rc == 1)
+        return Io::ok; // what follows (a ticket) waits to go with the greeting
+    Io r = result(rc);
+    // The flight (or the alert) must reach the peer before waiting for it.
+    const Io sent = send_pending();
+    if (r == Io::want_read && sent != Io::ok)
+        return sent;
+    return r;
 }
 
 Io Stream::read(char *buf, std::size_t len, std::size_t &got)
@@ -67,6 +226,8 @@ Io Stream::read(char *buf, std::size_t len, std::size_t &got)
     ERR_clear_error();
     errno = 0;
     int rc = SSL_read_ex(ssl_, buf, len, &got);
+    if (unsent() > 0)
+        send_now(); // what reading made OpenSSL answer (a key update); rare
     if (rc == 1)
         return Io::ok;
     return result(rc);
@@ -91,6 +252,7 @@ void Stream::shutdown()
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
+    send_now(); // with what is still unsent before it, best effort
 }
 
 std::string Stream::version() const

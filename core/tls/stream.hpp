@@ -1,6 +1,15 @@
 // stream.hpp - one TLS connection over a non-blocking socket, driven by the
 // event loop: handshake, read and write report what they wait for instead
 // of blocking. Also gives what SASL channel binding needs.
+//
+// What OpenSSL writes collects in the stream's own buffer and goes to the
+// socket in send_pending(): OpenSSL writes every record and handshake
+// flight on its own and flushes after each session ticket, so a ticket and
+// the greeting after it would be two write(2) calls and two TCP segments.
+// The caller sends once per round of work (Server::flush does). handshake()
+// sends by itself whenever it must wait for the peer; write() sends when
+// the buffer holds more than 64 KiB, and reports want_write when the socket
+// cannot take that much.
 #pragma once
 
 #include <cstddef>
@@ -43,6 +52,13 @@ class Stream
     bool buffered() const;
     // shutdown - send close_notify, without waiting for the peer's.
     void shutdown();
+    // unsent - bytes written by OpenSSL that the socket has not taken yet.
+    std::size_t unsent() const { return out_.size() - out_pos_; }
+    // sent - bytes the socket has taken in all (progress, for idle timers).
+    uint64_t sent() const { return sent_; }
+    // send_pending - give the socket what it takes of them: ok when all are
+    // sent, want_write when some wait for EPOLLOUT, error when it failed.
+    Io send_pending();
 
     std::string version() const; // "TLSv1.3"
     std::string cipher() const;
@@ -53,9 +69,20 @@ class Stream
     // error_text - OpenSSL's reason for the last error (for the log).
     const std::string &error_text() const { return error_; }
 
+    // The socket side of OpenSSL's BIO (stream.cpp); not for other callers.
+    int bio_read(char *buf, std::size_t len);
+    int bio_write(const char *buf, std::size_t len);
+    bool bio_eof() const { return eof_; }
+
   private:
     Io result(int rc);
+    bool send_now(); // false on a socket error (errno set)
     SSL *ssl_ = nullptr;
+    int fd_ = -1;
+    std::string out_;         // encrypted bytes not yet sent
+    std::size_t out_pos_ = 0; // how much of out_ was sent
+    uint64_t sent_ = 0;
+    bool eof_ = false; // the peer closed its side of the socket
     std::string error_;
 };
 
