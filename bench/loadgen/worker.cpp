@@ -194,12 +194,13 @@ void Worker::start(std::size_t index)
     c.session = index;
     // Input buffers go back to spare_in_ when a connection closes: a fresh
     // zeroed one per session cost the load generator more than some of the
-    // server's own work per session.
+    // server's own work per session. A new one is zeroed, which touches its
+    // pages before this session's clock starts.
     if (!spare_in_.empty()) {
         c.in = std::move(spare_in_.back());
         spare_in_.pop_back();
     } else {
-        c.in = std::make_unique_for_overwrite<char[]>(cfg_.buffer);
+        c.in = std::make_unique<char[]>(cfg_.buffer);
     }
     c.in_size = cfg_.buffer;
     {

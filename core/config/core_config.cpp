@@ -101,6 +101,7 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.auth_cache_ttl_ms = num("auth-cache-ttl");
     c.auth_cache_size = num("auth-cache-size");
     c.pid_file = str("pid-file");
+    c.worker_heap_retain = num("worker-heap-retain");
     c.workers = 0;
     if (std::string w = str("workers"); w != "auto")
         c.workers = std::strtoll(w.c_str(), nullptr, 10); // checked by finish()
@@ -347,6 +348,10 @@ const Schema &core_schema()
         key("workers", MODPOP3D_CONF_STRING, "auto",
             "worker processes accepting connections: a number from 1 to 64, or auto (one per "
             "online CPU)"),
+        key("worker-heap-retain", MODPOP3D_CONF_SIZE, "32M",
+            "freed heap memory a process serving many sessions keeps for the next ones instead "
+            "of returning it to the kernel (0: the C library's defaults)",
+            0, L{1} << 30),
         key("pid-file", MODPOP3D_CONF_STRING, "",
             "where the master writes its process id (empty: no file); a stale file is replaced, "
             "a live one stops the start"),

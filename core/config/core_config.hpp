@@ -58,8 +58,9 @@ struct CoreSettings {
     int64_t shutdown_timeout_ms = 0;
     int64_t auth_cache_ttl_ms = 0; // 0: no positive auth cache
     int64_t auth_cache_size = 10000;
-    int64_t workers = 0;  // worker processes; 0: "auto", one per online CPU
-    std::string pid_file; // "": none
+    int64_t workers = 0;                   // worker processes; 0: "auto", one per online CPU
+    int64_t worker_heap_retain = 32 << 20; // freed heap kept for reuse; 0: glibc's defaults
+    std::string pid_file;                  // "": none
 };
 
 // worker_count - `workers` resolved: "auto" is the number of online CPUs,

@@ -26,6 +26,7 @@
 #include "pop3/encoder.hpp"
 #include "pop3/engine.hpp"
 #include "tls/stream.hpp"
+#include "util/heap.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
@@ -263,6 +264,10 @@ int Server::run()
     // The signals were blocked by serve() before any thread was created, so
     // every thread inherits the mask and only the signalfd sees them.
     sigset_t mask = daemon_signals();
+    // A process serving many sessions reuses its freed memory (heap.hpp);
+    // a session process or an inetd run serves one.
+    if (!handover_ && inetd_fd_ < 0)
+        util::retain_freed_heap(settings_.worker_heap_retain);
     if (limits_ == nullptr) {
         own_limits_ = std::make_unique<SharedLimits>();
         limits_ = own_limits_.get();

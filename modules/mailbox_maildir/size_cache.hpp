@@ -33,6 +33,7 @@
 #include "name_index.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -100,7 +101,7 @@ class SizeCache
 
   private:
     void build_index() const;
-    std::string buf_;
+    std::unique_ptr<char[]> buf_; // the file's bytes; records_ point into them
     DirIdentity id_;
     DirTimes times_;
     std::vector<CacheRecord> records_;

@@ -160,3 +160,25 @@ TEST(Schema, CoreConfigurationDefaults)
     EXPECT_EQ(c.core.plaintext_auth, "tls-or-loopback");
     EXPECT_FALSE(c.core.apop);
 }
+
+TEST(Schema, WorkerHeapRetainIsASizeUpToOneGigabyte)
+{
+    Diagnostics d;
+    Configuration c;
+    ASSERT_TRUE(configuration_from_text("listen: 127.0.0.1:1110\n", "h.conf", c, d));
+    EXPECT_EQ(c.core.worker_heap_retain, int64_t(32) << 20); // the default
+    ASSERT_TRUE(
+        configuration_from_text("listen: 127.0.0.1:1110\nworker-heap-retain: 0\n", "h.conf", c, d));
+    EXPECT_EQ(c.core.worker_heap_retain, 0);
+    ASSERT_TRUE(configuration_from_text("listen: 127.0.0.1:1110\nworker-heap-retain: 256M\n",
+                                        "h.conf", c, d));
+    EXPECT_EQ(c.core.worker_heap_retain, int64_t(256) << 20);
+    Diagnostics bad;
+    EXPECT_FALSE(configuration_from_text("listen: 127.0.0.1:1110\nworker-heap-retain: 2G\n",
+                                         "h.conf", c, bad));
+    ASSERT_EQ(bad.size(), 1u);
+    EXPECT_NE(bad.lines()[0].find("h.conf:2: global section worker-heap-retain: '2G' is out of "
+                                  "range"),
+              std::string::npos)
+        << bad.lines()[0];
+}
