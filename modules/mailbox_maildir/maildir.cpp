@@ -388,6 +388,23 @@ int32_t Maildir::list_dir(uint8_t dir, ScanStats &stats, const SizeCache *truste
     return MODPOP3D_OK;
 }
 
+bool Maildir::acceptable_file(const struct stat &st, ScanStats &stats) const
+{
+    if (!S_ISREG(st.st_mode)) {
+        ++stats.not_regular;
+        return false;
+    }
+    if (st.st_uid != uid_) {
+        ++stats.foreign;
+        return false;
+    }
+    if (opt_.refuse_hard_links && st.st_nlink != 1) {
+        ++stats.hard_links;
+        return false;
+    }
+    return true;
+}
+
 bool Maildir::stat_listed(Msg &m, ScanStats &stats, bool deferred)
 {
     char name[NAME_MAX + 1];
@@ -410,18 +427,8 @@ bool Maildir::stat_listed(Msg &m, ScanStats &stats, bool deferred)
         ++stats.symlinks;
         return false;
     }
-    if (!S_ISREG(st.st_mode)) {
-        ++stats.not_regular;
+    if (!acceptable_file(st, stats))
         return false;
-    }
-    if (st.st_uid != uid_) {
-        ++stats.foreign;
-        return false;
-    }
-    if (opt_.refuse_hard_links && st.st_nlink != 1) {
-        ++stats.hard_links;
-        return false;
-    }
     m.file_size = uint64_t(st.st_size);
     m.mtime_ns = mtime_ns(st);
     auto ts = name_timestamp(base_of(m));
@@ -555,18 +562,8 @@ int32_t Maildir::size_unlisted(Msg &m, ScanStats &stats)
         ++stats.errors;
         return MODPOP3D_E_IO;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        ++stats.not_regular;
+    if (!acceptable_file(sb, stats))
         return MODPOP3D_E_PERM;
-    }
-    if (sb.st_uid != uid_) {
-        ++stats.foreign;
-        return MODPOP3D_E_PERM;
-    }
-    if (opt_.refuse_hard_links && sb.st_nlink != 1) {
-        ++stats.hard_links;
-        return MODPOP3D_E_PERM;
-    }
     auto ts = name_timestamp(base_of(m));
     m.received = ts ? *ts : int64_t(sb.st_mtim.tv_sec);
     m.stat_pending = false;

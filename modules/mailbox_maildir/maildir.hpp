@@ -111,6 +111,9 @@ class Maildir
     // open_message - open and check (type, owner, links) the message file;
     // `st` gets its fstat. `no_atime`: open with O_NOATIME where permitted.
     int32_t open_message(Msg &m, UniqueFd &out, struct stat &st, bool no_atime);
+    // acceptable_file - a regular file of the session's uid, with one link
+    // when hard links are refused; a refusal is counted in `stats`.
+    bool acceptable_file(const struct stat &st, ScanStats &stats) const;
     // stat_listed - list_dir's checks on a stat of the name (type, owner,
     // links); fills file_size, mtime_ns and received. False: skip it (then
     // counted in `stats`, except a name gone since readdir). `deferred`: the
