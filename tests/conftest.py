@@ -26,6 +26,20 @@ def binary():
 
 
 @pytest.fixture(scope="session")
+def binary_for_others(binary):
+    """A copy of the binary that any user can run. Tests that start it as an
+    unprivileged user need one: the build tree may sit in a directory only
+    its owner can enter (a checkout in root's home, mode 0700)."""
+    where = pathlib.Path(tempfile.mkdtemp(prefix="modpop3d-bin-"))
+    os.chmod(where, 0o755)
+    copy = where / "modpop3d"
+    shutil.copy2(binary, copy)
+    os.chmod(copy, 0o755)
+    yield str(copy)
+    shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def source_root():
     return pathlib.Path(_env("MODPOP3D_SOURCE_ROOT"))
 

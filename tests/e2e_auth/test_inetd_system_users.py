@@ -114,11 +114,13 @@ class Inetd:
 
 
 @pytest.fixture
-def inetd(binary, staged_module_dir, workdir):
+def inetd(binary, binary_for_others, staged_module_dir, workdir):
     runs = []
 
     def start(modules, **kw):
-        runs.append(Inetd(binary, kw.pop("module_dir", staged_module_dir), workdir, modules, **kw))
+        # Not as root: a copy any user can run (the build may be in a 0700 home).
+        exe = binary if kw.get("as_root", True) else binary_for_others
+        runs.append(Inetd(exe, kw.pop("module_dir", staged_module_dir), workdir, modules, **kw))
         return runs[-1]
 
     yield start

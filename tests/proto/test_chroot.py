@@ -313,7 +313,7 @@ def test_reload_to_an_unsafe_chroot_keeps_the_running_generation(start_daemon, j
         assert c.cmd("QUIT").startswith("+OK")
 
 
-def test_not_root_is_refused_with_the_line(binary, workdir, jail, module_dir):
+def test_not_root_is_refused_with_the_line(binary_for_others, workdir, jail, module_dir):
     # The same configuration, started by an ordinary user: entering a chroot
     # needs root, said at once instead of by a failing worker.
     conf = workdir / "user.conf"
@@ -327,7 +327,7 @@ def test_not_root_is_refused_with_the_line(binary, workdir, jail, module_dir):
         os.setgid(SESSION_GID)
         os.setuid(SESSION_UID)
 
-    r = subprocess.run([binary, "-e", "-f", str(conf)], capture_output=True, text=True,
+    r = subprocess.run([binary_for_others, "-e", "-f", str(conf)], capture_output=True, text=True,
                        timeout=30, preexec_fn=become_nobody, stdin=subprocess.DEVNULL)
     assert r.returncode == 1
     assert (f"modpop3d: {conf}:4: login-chroot {jail}: entering a chroot needs modpop3d started "
