@@ -57,11 +57,13 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.login_chroot = str("login-chroot");
     c.default_mailbox = str("default-mailbox");
     c.timeout_preauth_ms = num("timeout-preauth");
+    c.lock_wait_ms = num("lock-wait");
     c.timeout_idle_ms = num("timeout-idle");
     c.max_connections = num("max-connections");
     c.max_connections_per_ip = num("max-connections-per-ip");
     c.max_auth_failures = num("max-auth-failures");
     c.max_bad_commands = num("max-bad-commands");
+    c.max_output_buffer = static_cast<std::size_t>(num("max-output-buffer"));
     c.lowercase_user = num("lowercase-user") != 0;
     c.append_domain = str("append-domain");
     c.strip_domain = num("strip-domain") != 0;
@@ -255,9 +257,14 @@ const Schema &core_schema()
             "owned by root and writable by nobody else; mailbox paths then resolve inside it"),
         key("default-mailbox", MODPOP3D_CONF_TEMPLATE, "maildir:$(home)/Maildir",
             "ordered mailbox spec list used when the auth module gives none"),
-        key("timeout-preauth", MODPOP3D_CONF_DURATION, "60s",
-            "time allowed from connect to a successful login (not reset by input)", 1000,
-            L{3600} * 1000),
+        key("timeout-preauth", MODPOP3D_CONF_DURATION, "10m",
+            "inactivity allowed before login, reset by every command (RFC 1939: at least 10 "
+            "minutes); idle pre-login connections are shed first when the limits are reached",
+            1000, L{3600} * 1000),
+        key("lock-wait", MODPOP3D_CONF_DURATION, "5s",
+            "how long a login waits for a maildrop another session holds (or is releasing) "
+            "before -ERR [IN-USE]; retried from the event loop, other sessions never wait",
+            0, L{300} * 1000),
         key("timeout-idle", MODPOP3D_CONF_DURATION, "10m",
             "idle time after login before the session is closed (RFC 1939: at least 10 minutes)",
             L{600} * 1000, L{86400} * 1000),
@@ -265,6 +272,10 @@ const Schema &core_schema()
             1000000),
         key("max-connections-per-ip", MODPOP3D_CONF_INT, "20",
             "concurrent connections per client address (IPv6: per /64)", 1, 1000000),
+        key("max-output-buffer", MODPOP3D_CONF_SIZE, "64M",
+            "replies a client may leave unread before it is disconnected (commands wait "
+            "unanswered from 64K on; only a listing larger than this can reach it)",
+            L{1} << 20, L{1} << 32),
         key("max-auth-failures", MODPOP3D_CONF_INT, "3",
             "failed logins before the connection is closed", 1, 100),
         key("max-bad-commands", MODPOP3D_CONF_INT, "10",

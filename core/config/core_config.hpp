@@ -8,6 +8,7 @@
 #include "net/cidr.hpp"
 #include "net/listener.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,11 +28,13 @@ struct CoreSettings {
     std::string login_chroot; // "": workers are not chrooted
     std::string default_mailbox;
     int64_t timeout_preauth_ms = 0;
+    int64_t lock_wait_ms = 5000; // a locked maildrop is retried this long before [IN-USE]
     int64_t timeout_idle_ms = 0;
     int64_t max_connections = 0;
     int64_t max_connections_per_ip = 0;
     int64_t max_auth_failures = 0;
     int64_t max_bad_commands = 0;
+    std::size_t max_output_buffer = std::size_t{64} << 20; // unsent replies before a drop
     bool lowercase_user = false;
     std::string append_domain;
     bool strip_domain = false;

@@ -6,6 +6,7 @@
 #include "daemon/privileges.hpp"
 #include "daemon/thread_pool.hpp"
 #include "ipc/message.hpp"
+#include "ipc/outbox.hpp"
 #include "util/log.hpp"
 #include "util/words.hpp"
 
@@ -54,6 +55,10 @@ class AuthServer
 
   private:
     void on_request(std::size_t slot);
+    // on_writable - a channel whose answers had to wait has room again.
+    void on_writable(std::size_t slot);
+    void watch(std::size_t slot, bool writable);
+    ipc::Outbox &outbox(std::size_t slot);
     // on_master - a session process's channel from the master: it may ask
     // for hooks only (LOGIN, LOGOUT of a system user's session).
     void on_master();
@@ -65,14 +70,29 @@ class AuthServer
     // and put the token in the answer. False (answer TEMP) when the master
     // cannot be told.
     bool grant(std::size_t slot, AuthAnswer &answer, const std::string &login);
+    // needs_grant - whether a successful answer names a uid other than the
+    // fast path's (a system user's session, granted through the master).
+    bool needs_grant(const AuthAnswer &answer) const;
 
     AuthProcessRole role_;
     AuthChain chain_;
     ThreadPool pool_;
     std::mutex master_mutex_; // grants are sent from pool threads
     std::size_t workers_ = 0; // channels [0, workers_) are the workers'; then sessions'
+    // Per channel: answers waiting for room in the asker's socket buffer (a
+    // burst of logins answered at once); never dropped, sent in order.
+    std::vector<std::unique_ptr<ipc::Outbox>> outboxes_;
     int epoll_ = -1;
 };
+
+bool AuthServer::needs_grant(const AuthAnswer &answer) const
+{
+    auto uid_it = answer.result.find("uid");
+    if (answer.status != MODPOP3D_OK || uid_it == answer.result.end())
+        return false;
+    auto uid = ipc::parse_number(uid_it->second, UINT32_MAX - 1);
+    return !uid || *uid != role_.fast_uid;
+}
 
 bool AuthServer::grant(std::size_t slot, AuthAnswer &answer, const std::string &login)
 {
@@ -113,8 +133,8 @@ void AuthServer::reply(std::size_t slot, const std::string &id, const AuthAnswer
     a.add("instance", answer.instance);
     authproto::put_result(a, answer.result);
     if (slot >= role_.channels.size() || role_.channels[slot] < 0)
-        return; // a session process that has gone
-    ipc::Io r = ipc::send_message(role_.channels[slot], a, {}, true);
+        return;                       // a session process that has gone
+    ipc::Io r = outbox(slot).send(a); // queued when the asker's buffer is full
     a.wipe();
     if (r != ipc::Io::ok && r != ipc::Io::closed) // closed: the asker has exited
         log::writef(log::Warning, "", "event=auth_ipc_error why=\"cannot answer worker slot %zu\"",
@@ -129,13 +149,10 @@ void AuthServer::serve(std::size_t slot, ipc::Message request)
         AuthAnswer cached;
         const std::string user = request.value("user");
         const std::string *secret = request.get("secret");
-        if (secret != nullptr && chain_.login_cached(user, *secret, cached)) {
-            if (!grant(slot, cached, user)) {
-                log::write(log::Err, "",
-                           "event=auth_ipc_error why=\"cannot send a grant to the master\"");
-                cached.status = MODPOP3D_E_TEMP;
-                cached.result.clear();
-            }
+        // A system user's grant goes to the master from a pool thread: this
+        // loop never waits for the master's socket.
+        if (secret != nullptr && chain_.login_cached(user, *secret, cached) &&
+            !needs_grant(cached)) {
             reply(slot, request.value("id"), cached);
             request.wipe();
             return;
@@ -223,8 +240,44 @@ void AuthServer::on_request(std::size_t slot)
     }
 }
 
+ipc::Outbox &AuthServer::outbox(std::size_t slot)
+{
+    if (outboxes_.size() <= slot)
+        outboxes_.resize(slot + 1);
+    if (!outboxes_[slot]) {
+        outboxes_[slot] = std::make_unique<ipc::Outbox>();
+        outboxes_[slot]->on_backlog([this, slot] { watch(slot, true); });
+    }
+    outboxes_[slot]->set_socket(role_.channels[slot]);
+    return *outboxes_[slot];
+}
+
+void AuthServer::watch(std::size_t slot, bool writable)
+{
+    epoll_event ev{};
+    ev.events = EPOLLIN | (writable ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.u64 = slot;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, role_.channels[slot], &ev);
+}
+
+void AuthServer::on_writable(std::size_t slot)
+{
+    if (slot >= role_.channels.size() || role_.channels[slot] < 0)
+        return;
+    ipc::Outbox &box = outbox(slot);
+    ipc::Io r = box.flush();
+    if (r == ipc::Io::again)
+        return; // still full: EPOLLOUT stays
+    watch(slot, false);
+    if (r != ipc::Io::ok && r != ipc::Io::closed)
+        log::writef(log::Warning, "", "event=auth_ipc_error why=\"cannot answer worker slot %zu\"",
+                    slot);
+}
+
 void AuthServer::drop_channel(std::size_t slot)
 {
+    if (slot < outboxes_.size() && outboxes_[slot])
+        outboxes_[slot]->clear();
     epoll_ctl(epoll_, EPOLL_CTL_DEL, role_.channels[slot], nullptr);
     close(role_.channels[slot]);
     role_.channels[slot] = -1;
@@ -297,8 +350,12 @@ int AuthServer::run()
                 pool_.run_completions();
             else if (tag == master_tag)
                 on_master();
-            else if (tag < role_.channels.size())
-                on_request(static_cast<std::size_t>(tag));
+            else if (tag < role_.channels.size()) {
+                if (events[i].events & EPOLLOUT)
+                    on_writable(static_cast<std::size_t>(tag));
+                if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    on_request(static_cast<std::size_t>(tag));
+            }
         }
     }
 }

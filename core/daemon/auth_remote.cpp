@@ -28,7 +28,7 @@ uint64_t steady_ms()
 
 RemoteAuth::RemoteAuth(int socket, Facts facts, int64_t timeout_ms)
     : socket_(socket), facts_(facts), timeout_ms_(timeout_ms),
-      loop_thread_(std::this_thread::get_id())
+      loop_thread_(std::this_thread::get_id()), outbox_(socket)
 {
     uint64_t start = 0;
     modload::host_table()->random_bytes(&start, sizeof start);
@@ -84,6 +84,15 @@ bool RemoteAuth::drain()
         else
             arrived_.notify_all();
     }
+}
+
+bool RemoteAuth::on_writable()
+{
+    ipc::Io r = outbox_.flush();
+    if (r == ipc::Io::ok || r == ipc::Io::again)
+        return r == ipc::Io::again;
+    log::write(log::Err, "", "event=auth_ipc_error why=\"cannot reach the auth process\"");
+    return false; // the requests that were waiting time out
 }
 
 bool RemoteAuth::on_readable()
@@ -148,11 +157,9 @@ bool RemoteAuth::send(ipc::Message &request, const std::shared_ptr<Pending> &pen
         std::lock_guard lock(mutex_);
         pending_[id] = pending;
     }
-    ipc::Io sent;
-    {
-        std::lock_guard lock(send_mutex_);
-        sent = ipc::send_message(socket_, request);
-    }
+    // Queued, never dropped, when the auth process is behind (a burst of
+    // logins fills the socket buffer); the event loop sends the rest.
+    ipc::Io sent = outbox_.send(request);
     request.wipe();
     if (sent == ipc::Io::ok)
         return true;
@@ -168,7 +175,9 @@ void RemoteAuth::wait_on_loop(const std::shared_ptr<Pending> &p, uint64_t deadli
         uint64_t now = steady_ms();
         if (now >= deadline_ms)
             return;
-        pollfd pfd{socket_, POLLIN, 0};
+        // The request itself may still wait for room in the socket.
+        bool sending = outbox_.waiting() && outbox_.flush() == ipc::Io::again;
+        pollfd pfd{socket_, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0};
         int n = poll(&pfd, 1, static_cast<int>(std::min<uint64_t>(deadline_ms - now, 1000)));
         if (n < 0 && errno != EINTR)
             return;

@@ -16,6 +16,7 @@
 
 #include "daemon/auth_service.hpp"
 #include "ipc/message.hpp"
+#include "ipc/outbox.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -49,6 +50,13 @@ class RemoteAuth : public AuthService
     // other end is gone for good (a session process whose auth process
     // exited): stop watching the socket; pending requests then time out.
     bool on_readable();
+    // Requests wait in an outbox while the socket is full (never dropped):
+    // the owner watches for writability while sending() and calls
+    // on_writable(), which returns whether some still wait. on_backlog
+    // (called from any thread) says the queue is no longer empty.
+    bool sending() const { return outbox_.waiting(); }
+    bool on_writable();
+    void on_backlog(std::function<void()> callback) { outbox_.on_backlog(std::move(callback)); }
     // expire - fail the logins that have waited longer than the timeout.
     void expire();
     // run_deferred - answers that arrived while the event loop itself was
@@ -101,7 +109,7 @@ class RemoteAuth : public AuthService
     std::condition_variable arrived_;
     std::map<uint64_t, std::shared_ptr<Pending>> pending_;
     std::vector<std::shared_ptr<Pending>> deferred_;
-    std::mutex send_mutex_;
+    ipc::Outbox outbox_;
 };
 
 } // namespace modpop3d::daemon

@@ -12,6 +12,7 @@
 #include "daemon/shared_limits.hpp"
 #include "daemon/tls_setup.hpp"
 #include "ipc/message.hpp"
+#include "ipc/outbox.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
@@ -153,6 +154,9 @@ struct Generation {
     std::vector<Pair> auth_channels;        // per position: worker <-> auth
     std::vector<Pair> control;              // per position: worker -> master (session hand-over)
     int grant_master = -1, grant_auth = -1; // auth -> master (grants)
+    // Master -> auth on grant_master (session processes' hook channels),
+    // waiting for room rather than dropped when the auth process is behind.
+    std::unique_ptr<ipc::Outbox> to_auth = std::make_unique<ipc::Outbox>();
     pid_t auth_pid = 0;
     unsigned auth_quick_exits = 0;
     uint64_t auth_started_ms = 0;
@@ -176,6 +180,7 @@ struct Generation {
         auth_channels.clear();
         control.clear();
         grant_master = grant_auth = -1;
+        to_auth->clear();
     }
 };
 
@@ -217,6 +222,8 @@ class Master
     // must stop answering).
     void close_master_fds(const Generation *listeners_of);
     void on_grant(Generation &g);
+    // watch_writable - whether a channel's writability wakes the loop.
+    void watch_writable(int fd, bool writable);
     void on_control(Generation &g, std::size_t position);
     void spawn_session(Generation &g, Grant grant, SessionHandover handover);
     [[noreturn]] void worker_main(Generation &g, std::size_t position, unsigned slot, int ready_fd);
@@ -528,6 +535,8 @@ bool Master::make_channels(Generation &g)
         channel_of_[fd] = e;
     };
     watch(g.grant_master, Endpoint{&g, true, 0});
+    g.to_auth->set_socket(g.grant_master);
+    g.to_auth->on_backlog([this, fd = g.grant_master] { watch_writable(fd, true); });
     for (std::size_t i = 0; i < g.control.size(); ++i)
         watch(g.control[i].peer, Endpoint{&g, false, i});
     return true;
@@ -565,6 +574,14 @@ bool Master::spawn_auth(Generation &g)
     log::writef(lifecycle(), "", "event=auth_started pid=%d generation=%u root=%d", pid, g.id,
                 getuid() == 0 && auth_needs_root(*g.modules) ? 1 : 0);
     return true;
+}
+
+void Master::watch_writable(int fd, bool writable)
+{
+    epoll_event ev{};
+    ev.events = EPOLLIN | (writable ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
 }
 
 void Master::on_grant(Generation &g)
@@ -662,8 +679,7 @@ void Master::spawn_session(Generation &g, Grant grant, SessionHandover handover)
     // LOGOUT hooks; the auth process gets its end through the master.
     int hooks[2] = {-1, -1};
     if (ipc::seqpacket_pair(hooks)) {
-        if (ipc::send_message(g.grant_master, ipc::Message("channel"), {hooks[1]}, true) !=
-            ipc::Io::ok) {
+        if (g.to_auth->send(ipc::Message("channel"), {hooks[1]}) != ipc::Io::ok) {
             close(hooks[0]);
             hooks[0] = -1;
         }
@@ -1247,6 +1263,9 @@ int Master::run()
             int fd = events[i].data.fd;
             if (auto ch = channel_of_.find(fd); ch != channel_of_.end()) {
                 Endpoint e = ch->second;
+                if (e.grant && (events[i].events & EPOLLOUT) &&
+                    e.gen->to_auth->flush() != ipc::Io::again)
+                    watch_writable(fd, false);
                 if (e.grant)
                     on_grant(*e.gen);
                 else

@@ -190,6 +190,7 @@ struct Connection {
     bool client_eof = false;
     uint32_t relay_interest = 0;
     uint64_t accepted_ms = 0, last_activity_ms = 0, last_write_ms = 0, login_ms = 0;
+    uint64_t lock_wait_until_ms = 0; // waiting for a locked maildrop until then (lock-wait)
     uint32_t interest = 0;
 
     struct Streaming {
@@ -224,6 +225,14 @@ Server::~Server()
         close(epoll_);
 }
 
+void Server::watch_auth_socket(bool writable)
+{
+    epoll_event ev{};
+    ev.events = EPOLLIN | (writable ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.u64 = auth_tag;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, auth_socket_, &ev);
+}
+
 uint64_t Server::now_ms() const
 {
     timespec ts;
@@ -240,6 +249,7 @@ bool Server::become_worker(WorkerRole role, std::string &why)
     worker_ready_ = std::move(role.ready);
     auth_socket_ = role.auth_socket;
     control_socket_ = role.control_socket;
+    control_.set_socket(control_socket_);
     tls_contexts_ = std::move(role.tls);
     if (tls_contexts_.size() != listeners_.size()) {
         why = "internal error: TLS contexts do not match the listeners";
@@ -287,6 +297,9 @@ int Server::run()
             if (chain_.has_hooks(ev))
                 facts.hook_events |= ev;
         remote_ = std::make_unique<RemoteAuth>(auth_socket_, facts, settings_.auth_timeout_ms);
+        // Requests that wait for room: watch the socket for it (epoll_ctl
+        // is safe from the pool threads that may queue them too).
+        remote_->on_backlog([this] { watch_auth_socket(true); });
         auth_ = remote_.get();
         sasl_.use(*auth_);
     }
@@ -394,6 +407,8 @@ int Server::run()
             } else if (tag == pool_tag) {
                 pool_->run_completions();
             } else if (tag == auth_tag) {
+                if ((events[i].events & EPOLLOUT) && !remote_->on_writable())
+                    watch_auth_socket(false);
                 if (!remote_->on_readable()) // the auth process's end is gone
                     epoll_ctl(epoll_, EPOLL_CTL_DEL, remote_->socket(), nullptr);
             } else if (tag & listener_tag) {
@@ -410,8 +425,15 @@ int Server::run()
                     on_io(*it->second, events[i].events);
             }
         }
-        if (remote_)
+        if (remote_) {
             remote_->run_deferred(); // answers read during a LOGIN hook's wait
+            // A request a pool thread queued while this loop stopped
+            // watching for room is not left behind.
+            if (remote_->sending() && !remote_->on_writable())
+                watch_auth_socket(false);
+        }
+        if (control_.waiting())
+            control_.flush(); // hand-overs that waited for room (tick-paced)
         // Input OpenSSL decrypted but the engine could not take yet: the
         // socket will not announce it again.
         std::vector<uint64_t> ready;
@@ -459,6 +481,10 @@ void Server::accept_on(std::size_t index)
         // released by destroy().
         const char *refuse = limits_->admit(slot_, peer.limit_key, settings_.max_connections,
                                             settings_.max_connections_per_ip);
+        if (refuse != nullptr &&
+            shed_idle_preauth(std::strcmp(refuse, "limit_ip") == 0 ? &peer.limit_key : nullptr))
+            refuse = limits_->admit(slot_, peer.limit_key, settings_.max_connections,
+                                    settings_.max_connections_per_ip);
         if (refuse != nullptr) {
             static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try later\r\n";
             ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -471,6 +497,34 @@ void Server::accept_on(std::size_t index)
         const auto &local = listener_locals_[index];
         add_connection(fd, peer, l.spec, tls_contexts_[index], local ? &*local : nullptr);
     }
+}
+
+bool Server::shed_idle_preauth(const std::string *limit_key)
+{
+    // The oldest pre-login connection of this worker that has been silent
+    // for a while gives way to the new one: a crowd of idle clients cannot
+    // lock out those who log in, whatever timeout-preauth allows.
+    const uint64_t idle_enough_ms =
+        std::min<uint64_t>(10000, static_cast<uint64_t>(settings_.timeout_preauth_ms) / 2);
+    const uint64_t now = now_ms();
+    Connection *oldest = nullptr;
+    for (auto &[id, cp] : connections_) {
+        Connection &c = *cp;
+        if (c.logged_in || c.auth_pending || c.closing || c.relay_fd >= 0 || !c.counted ||
+            now - c.last_activity_ms < idle_enough_ms ||
+            (limit_key != nullptr && c.peer.limit_key != *limit_key))
+            continue;
+        if (oldest == nullptr || c.last_activity_ms < oldest->last_activity_ms)
+            oldest = &c;
+    }
+    if (oldest == nullptr)
+        return false;
+    log::writef(log::Notice, "", "event=shed rip=%s idle_ms=%llu", oldest->peer.ip.c_str(),
+                static_cast<unsigned long long>(now - oldest->last_activity_ms));
+    oldest->close_reason = "shed";
+    oldest->hard_close = true;
+    destroy(*oldest);
+    return true;
 }
 
 pop3::EngineConfig Server::engine_config() const
@@ -617,6 +671,11 @@ void Server::read_proxy_header(Connection &c)
         }
         c.peer = client;
         c.local = net::endpoint_of_text(h.dest_ip, h.dest_port);
+    } else {
+        // LOCAL / UNKNOWN: no client is named, so the balancer's address
+        // stays; but a client relayed that way must not pass for loopback.
+        // Only plaintext-trusted-networks can vouch for the balancer.
+        c.peer.loopback = false;
     }
     start_session(c);
 }
@@ -643,7 +702,7 @@ void Server::start_session(Connection &c_ref)
             ts += hex[b >> 4];
             ts += hex[b & 15];
         }
-        ts += "." + std::to_string(getpid()) + "@modpop3d>";
+        ts += "@modpop3d>"; // all random: no pid or clock for a client to learn
         facts.apop_available = true;
         facts.apop_timestamp = ts;
     }
@@ -790,19 +849,39 @@ void Server::read_input(Connection &c)
 void Server::pump(Connection &c)
 {
     uint64_t id = c.id;
-    for (int round = 0; round < 1000; ++round) {
+    // Pipelined commands the engine held back while the client was behind
+    // on reading (EngineConfig::output_limit) go on as it catches up, a few
+    // rounds per event; EPOLLOUT brings the rest.
+    for (int pass = 0; pass < 8; ++pass) {
+        for (int round = 0; round < 1000; ++round) {
+            c.out += c.engine->take_output();
+            auto action = c.engine->next_action();
+            if (!action)
+                break;
+            handle_action(c, std::move(*action));
+            if (connections_.count(id) == 0)
+                return;
+        }
         c.out += c.engine->take_output();
-        auto action = c.engine->next_action();
-        if (!action)
-            break;
-        handle_action(c, std::move(*action));
+        flush(c);
         if (connections_.count(id) == 0)
             return;
+        if (c.unsent() > settings_.max_output_buffer && !c.hard_close) {
+            // Only a reply bigger than any maildrop's listing gets here.
+            log::writef(log::Warning, "", "event=output_limit rip=%s unsent=%zu", c.peer.ip.c_str(),
+                        c.unsent());
+            c.close_reason = "output_limit";
+            c.engine->connection_lost();
+            c.hard_close = true;
+            c.closing = true;
+            while (auto a = c.engine->next_action()) // what a drop implies (Close)
+                handle_action(c, std::move(*a));
+            if (connections_.count(id) == 0)
+                return;
+        }
+        if (c.streaming || !c.engine->set_output_backlog(c.unsent()))
+            break;
     }
-    c.out += c.engine->take_output();
-    flush(c);
-    if (connections_.count(id) == 0)
-        return;
     // Stream while the socket keeps taking data, a bounded number of rounds
     // per event so that one big message cannot starve other clients.
     for (int round = 0; round < 16 && c.streaming && c.pending_out() < stream_high_water / 2;
@@ -889,6 +968,9 @@ void Server::handle_action(Connection &c, pop3::Action action)
                 if (rc != MODPOP3D_OK)
                     log::writef(log::Err, "", "event=commit_failed user=%s status=%d",
                                 log::quote(c.login_name).c_str(), rc);
+                // The lock goes before "+OK": a client that reconnects as
+                // soon as it reads the answer finds the maildrop free.
+                c.maildrop.close();
                 // Answered for an early close too: the engine then ends the
                 // session (it sends no reply to a client that is gone).
                 c.engine->commit_finished(
@@ -896,6 +978,7 @@ void Server::handle_action(Connection &c, pop3::Action action)
             } else if constexpr (std::is_same_v<T, pop3::Close>) {
                 c.closing = true;
                 c.close_reason = reason_name(a.reason);
+                c.maildrop.close(); // nothing more is read from it; free it now
             }
         },
         action);
@@ -1032,6 +1115,21 @@ void Server::open_maildrop(Connection &c)
         c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
     std::string why;
     int32_t rc = c.maildrop.open(modules_, *c.session, spec, why);
+    if (rc == MODPOP3D_E_LOCKED) {
+        // Held by another session (often one that is finishing): try again
+        // from tick() until lock-wait, never sleeping on this loop.
+        const uint64_t now = now_ms();
+        if (c.lock_wait_until_ms == 0)
+            c.lock_wait_until_ms = now + static_cast<uint64_t>(settings_.lock_wait_ms);
+        if (now < c.lock_wait_until_ms) {
+            if (claimed)
+                limits_->unclaim_login(claim);
+            c.maildrop.close();
+            lock_retries_.push_back(c.id);
+            return;
+        }
+    }
+    c.lock_wait_until_ms = 0;
     if (rc != MODPOP3D_OK) {
         fail(rc == MODPOP3D_E_NOENT || rc == MODPOP3D_E_INVAL
                  ? pop3::Outcome::perm_failure
@@ -1289,6 +1387,17 @@ void Server::tick()
     uint64_t now = now_ms();
     if (remote_)
         remote_->expire(); // logins the auth process has not answered in time
+    // Logins waiting for a locked maildrop (open_maildrop): one more try.
+    std::vector<uint64_t> retry;
+    retry.swap(lock_retries_);
+    for (uint64_t id : retry) {
+        auto it = connections_.find(id);
+        if (it == connections_.end() || it->second->closing)
+            continue; // the client left meanwhile
+        open_maildrop(*it->second);
+        if (connections_.count(id) != 0)
+            pump(*it->second);
+    }
     // Delayed answers to failed logins.
     std::vector<Delayed> due;
     auto split = std::partition(delayed_.begin(), delayed_.end(),
@@ -1330,8 +1439,8 @@ void Server::tick()
         if (c.unsent() > 0 &&
             now - c.last_write_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             stalled.push_back(id);
-        } else if (!c.logged_in &&
-                   now - c.accepted_ms > static_cast<uint64_t>(settings_.timeout_preauth_ms)) {
+        } else if (!c.logged_in && !c.auth_pending && c.lock_wait_until_ms == 0 &&
+                   now - c.last_activity_ms > static_cast<uint64_t>(settings_.timeout_preauth_ms)) {
             expired.push_back(id);
         } else if (c.logged_in && !c.streaming &&
                    now - c.last_activity_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
@@ -1413,7 +1522,8 @@ bool Server::hand_over(Connection &c, const std::string &token)
         pass_fd = pair[1];
     }
     ipc::Message m = h.to_message();
-    ipc::Io r = ipc::send_message(control_socket_, m, {pass_fd}, true);
+    // Queued with a duplicate of the descriptor when the master is behind.
+    ipc::Io r = control_.send(m, {pass_fd});
     m.wipe();
     if (r != ipc::Io::ok) {
         if (pair[0] >= 0) {

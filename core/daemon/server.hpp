@@ -19,6 +19,7 @@
 #include "daemon/session_process.hpp"
 #include "daemon/shared_limits.hpp"
 #include "daemon/thread_pool.hpp"
+#include "ipc/outbox.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 #include "net/listener.hpp"
@@ -83,6 +84,10 @@ class Server
     friend struct Connection;
 
     void accept_on(std::size_t index);
+    // shed_idle_preauth - close this worker's oldest silent pre-login
+    // connection (of that address when `limit_key` is given) to make room;
+    // false when there is none.
+    bool shed_idle_preauth(const std::string *limit_key);
     // `local`: the connection's local address when the listener knows it
     // (bound to one address); null to ask the socket.
     void add_connection(int fd, const net::Endpoint &peer, const net::ListenSpec &listener,
@@ -115,6 +120,9 @@ class Server
     void update_interest(Connection &c);
     void destroy(Connection &c);
     void tick();
+    // watch_auth_socket - whether the loop wakes when the auth socket has
+    // room for requests that had to wait (RemoteAuth::sending).
+    void watch_auth_socket(bool writable);
     void stop_accepting(uint64_t deadline_ms);
     uint64_t now_ms() const;
 
@@ -126,6 +134,7 @@ class Server
     AuthService *auth_ = &chain_;           // where logins are checked
     SaslExchanges sasl_{chain_, settings_}; // CRAM-MD5, SCRAM (sasl_exchange.hpp)
     int auth_socket_ = -1, control_socket_ = -1;
+    ipc::Outbox control_; // hand-overs to the master waiting for room on control_socket_
     std::unique_ptr<SessionHandover> handover_; // session process: the connection
     std::unique_ptr<SessionGrant> grant_;
     std::unique_ptr<ThreadPool> pool_;
@@ -149,6 +158,7 @@ class Server
         int32_t status;
     };
     std::vector<Delayed> delayed_;
+    std::vector<uint64_t> lock_retries_; // logins waiting for a locked maildrop (tick)
     int inetd_fd_ = -1;
     bool stopping_ = false;
     uint64_t stop_deadline_ms_ = 0;

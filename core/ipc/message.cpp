@@ -102,9 +102,18 @@ bool decode(std::string_view bytes, Message &m)
 Io send_message(int socket, const Message &m, const std::vector<int> &fds, bool nonblocking)
 {
     std::string bytes;
-    if (!encode(m, bytes) || fds.size() > max_fds)
+    if (!encode(m, bytes))
         return Io::error;
-    iovec iov{bytes.data(), bytes.size()};
+    Io r = send_encoded(socket, bytes, fds, nonblocking);
+    std::fill(bytes.begin(), bytes.end(), '\0'); // wiped only after the last try
+    return r;
+}
+
+Io send_encoded(int socket, std::string_view bytes, const std::vector<int> &fds, bool nonblocking)
+{
+    if (fds.size() > max_fds || bytes.size() > max_message)
+        return Io::error;
+    iovec iov{const_cast<char *>(bytes.data()), bytes.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -122,9 +131,8 @@ Io send_message(int socket, const Message &m, const std::vector<int> &fds, bool 
     ssize_t n;
     do {
         n = sendmsg(socket, &msg, MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
-    } while (n < 0 && errno == EINTR); // the bytes are wiped only after the last try
+    } while (n < 0 && errno == EINTR);
     int saved = errno;
-    std::fill(bytes.begin(), bytes.end(), '\0');
     if (n == static_cast<ssize_t>(iov.iov_len))
         return Io::ok;
     if (n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK))

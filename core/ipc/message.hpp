@@ -67,6 +67,10 @@ enum class Io { ok, again, closed, error };
 // than the socket lets it (MSG_DONTWAIT when `nonblocking`).
 Io send_message(int socket, const Message &m, const std::vector<int> &fds = {},
                 bool nonblocking = false);
+// send_encoded - the same for a message encode() made (an Outbox keeps
+// them so); the caller wipes `bytes`.
+Io send_encoded(int socket, std::string_view bytes, const std::vector<int> &fds = {},
+                bool nonblocking = false);
 // receive_message - one datagram. Descriptors received are returned in
 // `fds` (close-on-exec); a malformed datagram closes its descriptors and
 // returns error, as does a truncated one.

@@ -215,11 +215,14 @@ void Engine::idle_timeout()
 
 void Engine::process()
 {
-    while (state_ != State::closed && !blocked()) {
+    bool all_read = false; // every complete line was answered
+    while (state_ != State::closed && !blocked() && !output_full()) {
         std::string_view line;
         const LineStatus st = next_line(line);
-        if (st == LineStatus::need_more)
+        if (st == LineStatus::need_more) {
+            all_read = true;
             break;
+        }
         if (st == LineStatus::discarded)
             continue;
         if (await_ == Await::sasl_client)
@@ -229,7 +232,7 @@ void Engine::process()
     }
     compact_input();
     // After EOF, once everything answerable has been answered, it is a drop.
-    if (eof_ && state_ != State::closed && !blocked())
+    if (eof_ && state_ != State::closed && !blocked() && all_read)
         drop();
 }
 
@@ -325,6 +328,18 @@ std::optional<std::string> Engine::take_pending_input()
 std::string Engine::take_output()
 {
     return std::exchange(out_, std::string());
+}
+
+bool Engine::set_output_backlog(std::size_t bytes)
+{
+    backlog_ = bytes;
+    // The host may also have taken output since: whatever was held goes on.
+    if (output_full() || blocked() || state_ == State::closed || (in_pos_ == in_.size() && !eof_))
+        return false;
+    const std::size_t out_before = out_.size(), actions_before = actions_.size();
+    process();
+    return out_.size() != out_before || actions_.size() != actions_before ||
+           state_ == State::closed;
 }
 
 std::optional<Action> Engine::next_action()

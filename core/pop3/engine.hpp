@@ -89,6 +89,8 @@ struct EngineConfig {
     uint32_t max_auth_failures = 3;     // failed logins before closing (0 = no limit)
     std::size_t input_buffer = 16384;   // wants_input() turns false beyond this (at least
                                         // max_sasl_line is always accepted)
+    std::size_t output_limit = 65536;   // no further command is answered while this much
+                                        // output waits (see set_output_backlog)
     bool commit_on_early_close = false; // a dropped connection in TRANSACTION commits
 };
 
@@ -177,6 +179,14 @@ class Engine
 
     // ---- output ----
     std::string take_output();
+    // set_output_backlog - how many bytes of output the host has taken but
+    // not yet delivered to the client. While that plus the output not yet
+    // taken reaches output_limit, pipelined commands wait unanswered in the
+    // input buffer (which then fills, and wants_input() turns false): a
+    // client that sends without reading cannot make the session buffer
+    // replies without bound. A lower backlog lets them go on at once;
+    // returns true when that produced output or actions.
+    bool set_output_backlog(std::size_t bytes);
     bool has_output() const noexcept { return !out_.empty(); }
 
     // ---- actions ----
@@ -252,6 +262,7 @@ class Engine
     Engine(EngineConfig config, ConnectionFacts facts, NoGreeting);
 
     bool blocked() const noexcept;
+    bool output_full() const noexcept { return out_.size() + backlog_ >= config_.output_limit; }
     void process();
     LineStatus next_line(std::string_view &line);
     std::size_t line_limit() const noexcept;
@@ -302,6 +313,7 @@ class Engine
     bool lost_ = false;
 
     std::string out_;
+    std::size_t backlog_ = 0; // the host's undelivered output (set_output_backlog)
     std::deque<Action> actions_;
 
     std::string pending_user_; // from USER, until PASS

@@ -35,8 +35,7 @@ std::string lower(std::string s)
     return s;
 }
 
-bool load_files(SSL_CTX *ctx, const CertificateFiles &f, std::string &why,
-                std::vector<std::string> &warnings)
+bool load_files(SSL_CTX *ctx, const CertificateFiles &f, std::string &why)
 {
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, f.certificate.c_str()) != 1) {
@@ -82,13 +81,14 @@ bool load_files(SSL_CTX *ctx, const CertificateFiles &f, std::string &why,
     }
     struct stat st {
     };
-    if (stat(f.key.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0)
-        warnings.push_back("private key " + f.key + " is readable by other users: chmod o-rwx it");
+    if (stat(f.key.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+        why = "private key " + f.key + " is readable or writable by other users: chmod o-rwx it";
+        return false;
+    }
     return true;
 }
 
-SSL_CTX *make_ctx(const ContextSettings &s, const CertificateFiles &files, std::string &why,
-                  std::vector<std::string> &warnings)
+SSL_CTX *make_ctx(const ContextSettings &s, const CertificateFiles &files, std::string &why)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == nullptr) {
@@ -128,7 +128,7 @@ SSL_CTX *make_ctx(const ContextSettings &s, const CertificateFiles &files, std::
         SSL_CTX_free(ctx);
         return nullptr;
     }
-    if (!load_files(ctx, files, why, warnings)) {
+    if (!load_files(ctx, files, why)) {
         SSL_CTX_free(ctx);
         return nullptr;
     }
@@ -155,14 +155,14 @@ Context::~Context()
 }
 
 std::unique_ptr<Context> Context::create(const ContextSettings &settings, std::string &why,
-                                         std::vector<std::string> &warnings)
+                                         [[maybe_unused]] std::vector<std::string> &warnings)
 {
     std::unique_ptr<Context> c(new Context);
-    c->main_ = make_ctx(settings, settings.main, why, warnings);
+    c->main_ = make_ctx(settings, settings.main, why);
     if (c->main_ == nullptr)
         return nullptr;
     for (const auto &sni : settings.sni) {
-        SSL_CTX *ctx = make_ctx(settings, sni.files, why, warnings);
+        SSL_CTX *ctx = make_ctx(settings, sni.files, why);
         if (ctx == nullptr) {
             why = "tls-sni " + sni.hostname + ": " + why;
             return nullptr;

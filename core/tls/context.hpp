@@ -44,7 +44,8 @@ class Context
     Context &operator=(const Context &) = delete;
 
     // create - nullptr with `why` naming the file and OpenSSL's reason.
-    // `warnings` gets notes such as a private key readable by others.
+    // `warnings` is for notes that do not stop the start (none today: a
+    // private key readable by others is refused).
     static std::unique_ptr<Context> create(const ContextSettings &settings, std::string &why,
                                            std::vector<std::string> &warnings);
 

@@ -82,14 +82,25 @@ def test_header_and_commands_in_one_segment(proxied):
         assert c.line().startswith(b"+OK Logged in")
 
 
-def test_v2_local_keeps_the_real_peer(proxied):
+@pytest.mark.parametrize("header", [SIG + bytes([0x20, 0x00, 0, 0]), b"PROXY UNKNOWN\r\n",
+                                    b"PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n"])
+def test_local_and_unknown_keep_the_real_peer_but_never_count_as_loopback(proxied, header):
+    """v2 LOCAL and v1 UNKNOWN name no client: the connection is the
+    balancer's own, but whoever sent it through the balancer must not pass
+    for a loopback client (plaintext logins stay refused without TLS)."""
     d = proxied()
     with raw(d) as c:
-        c.send(SIG + bytes([0x20, 0x00, 0, 0]))
+        c.send(header)
+        assert c.line() == b"+OK modpop3d ready\r\n"
+        reply = c.cmd("USER alice")
+        assert reply.startswith("-ERR") and "TLS" in reply, reply
+    d2 = proxied(trusted="127.0.0.0/8", **{"plaintext-trusted-networks": "127.0.0.1/32"})
+    with raw(d2) as c:  # the balancer's own address, trusted by name, may
+        c.send(header)
         assert c.line() == b"+OK modpop3d ready\r\n"
         c.login()
         c.cmd("QUIT")
-    assert " rip=127.0.0.1 " in login_lines(d)[-1]
+    assert " rip=127.0.0.1 " in login_lines(d2)[-1]
 
 
 def test_plaintext_policy_applies_to_the_real_client(proxied):

@@ -399,7 +399,7 @@ def test_bad_certificate_stops_check_and_start(binary, workdir, certs, test_modu
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_world_readable_key_warns(binary, workdir, certs):
+def test_world_readable_key_is_refused(binary, workdir, certs):
     crt, key = certs["main"]
     loose = workdir / "loose.key"
     loose.write_bytes(key.read_bytes())
@@ -407,8 +407,9 @@ def test_world_readable_key_warns(binary, workdir, certs):
     conf = write_conf(workdir, f"tls-certificate: {crt}\ntls-key: {loose}\n"
                                f"listen: 127.0.0.1:{free_port()} tls=stls\n")
     r = run(binary, "-t", "-f", str(conf))
-    assert r.returncode == 0, r.stderr
-    assert "warning: private key" in r.stderr and "readable by other users" in r.stderr
+    assert r.returncode == 1, r.stderr
+    assert "private key" in r.stderr and "readable or writable by other users" in r.stderr
+    assert "chmod o-rwx" in r.stderr
 
 
 def test_unknown_listener_option_names_file_and_line(binary, workdir):

@@ -174,5 +174,88 @@ TEST(Pipelining, BackpressureWhileBlocked)
     EXPECT_TRUE(host.engine.wants_input());
 }
 
+// A client that sends without reading: once output_limit bytes wait (what
+// the host has not delivered plus what it has not taken), no further
+// command is answered, the input buffer fills and reading stops. Nothing is
+// lost: as the backlog drains the held commands are answered in order.
+TEST(Pipelining, UnreadRepliesHoldFurtherCommands)
+{
+    EngineConfig c;
+    c.output_limit = 1000;
+    c.input_buffer = 600; // raised to max_sasl_line below
+    c.max_sasl_line = 600;
+    Engine e(c, open_facts());
+    std::string delivered = e.take_output(); // the greeting
+    std::size_t undelivered = 0;
+    std::string capas;
+    for (int i = 0; i < 200; ++i)
+        capas += "CAPA\r\n";
+    std::size_t fed = 0;
+    for (int guard = 0; guard < 1000 && e.wants_input() && fed < capas.size(); ++guard) {
+        std::size_t n = std::min<std::size_t>(60, capas.size() - fed);
+        e.feed(std::string_view(capas).substr(fed, n));
+        fed += n;
+        std::string out = e.take_output();
+        undelivered += out.size();
+        delivered += out;
+        e.set_output_backlog(undelivered); // the client reads nothing
+    }
+    EXPECT_FALSE(e.wants_input()) << "reading stops once the input buffer is full";
+    EXPECT_LT(fed, capas.size());
+    const std::string one = "+OK Capability list follows\r\n";
+    Engine probe(c, open_facts());
+    probe.take_output();
+    probe.feed("CAPA\r\n");
+    const std::size_t reply_size = probe.take_output().size();
+    EXPECT_LT(undelivered, c.output_limit + reply_size) << "at most one reply past the limit";
+    EXPECT_FALSE(e.set_output_backlog(undelivered)) << "nothing new while still behind";
+
+    // The client catches up: the held commands are answered, in order.
+    std::size_t answered = 0;
+    for (int guard = 0; guard < 1000; ++guard) {
+        e.set_output_backlog(0);
+        std::string out = e.take_output();
+        delivered += out;
+        if (fed < capas.size() && e.wants_input()) {
+            std::size_t n = std::min<std::size_t>(60, capas.size() - fed);
+            e.feed(std::string_view(capas).substr(fed, n));
+            fed += n;
+            delivered += e.take_output();
+        }
+        if (out.empty() && fed == capas.size())
+            break;
+    }
+    for (std::size_t at = delivered.find(one); at != std::string::npos;
+         at = delivered.find(one, at + 1))
+        ++answered;
+    EXPECT_EQ(fed, capas.size());
+    EXPECT_EQ(answered, 200u) << "every CAPA answered exactly once";
+}
+
+// EOF while replies are held: the held commands are still answered before
+// the drop, once the client has read enough.
+TEST(Pipelining, EofWithHeldCommandsAnswersThemFirst)
+{
+    EngineConfig c;
+    c.output_limit = 200;
+    Engine e(c, open_facts());
+    e.take_output();
+    e.feed("CAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\n");
+    std::string out = e.take_output();
+    e.set_output_backlog(out.size());
+    e.peer_closed();
+    EXPECT_EQ(e.state(), State::authorization) << "not dropped while commands wait";
+    for (int guard = 0; guard < 100 && e.state() != State::closed; ++guard) {
+        e.set_output_backlog(0);
+        out += e.take_output();
+    }
+    EXPECT_EQ(e.state(), State::closed);
+    std::size_t answered = 0;
+    for (std::size_t at = out.find("+OK Capability"); at != std::string::npos;
+         at = out.find("+OK Capability", at + 1))
+        ++answered;
+    EXPECT_EQ(answered, 4u) << "every held CAPA answered before the drop";
+}
+
 } // namespace
 } // namespace modpop3d::pop3::test
