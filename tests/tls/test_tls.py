@@ -579,3 +579,36 @@ def test_sighup_reloads_certificates_and_keeps_the_old_on_error(start_daemon, ce
     log = d.wait_log("event=reload_failed why=")
     assert "/nonexistent/cert.pem" in log
     assert b"other.example.net" in peer_cert(port, None)
+
+
+# ---------------------------------------------------------------- bounded memory over TLS
+
+def test_capa_flood_over_tls_without_reading_leaves_the_worker_bounded(tls_daemon):
+    """As in plaintext (e2e_auth/test_backpressure.py): once the replies
+    wait unread, the worker stops reading, whatever TLS holds in between."""
+    from procs import children
+    d = tls_daemon
+    (worker,) = children(d.proc.pid)
+
+    def rss_kb():
+        with open(f"/proc/{worker}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    raw.connect((d.host, d.implicit_port))
+    s = client_ctx().wrap_socket(raw)
+    before = rss_kb()
+    s.settimeout(2.0)  # a send the server does not take for 2 s ends the flood
+    chunk, sent, deadline = b"CAPA\r\n" * 2000, 0, time.monotonic() + 30
+    try:
+        while sent < 16 << 20 and time.monotonic() < deadline:
+            s.sendall(chunk)
+            sent += len(chunk)
+    except (TimeoutError, socket.timeout):
+        pass
+    grown = rss_kb() - before
+    s.close()
+    assert sent < 2 << 20, f"the server kept reading: {sent} bytes taken"
+    assert grown < 8 * 1024, f"worker grew by {grown} KiB after {sent} bytes"
