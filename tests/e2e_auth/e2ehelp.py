@@ -33,11 +33,11 @@ def real_daemon(binary, staged_module_dir, workdir):
     log unless allowed."""
     started = []
 
-    def start(modules, core=None, allow_err=False):
+    def start(modules, core=None, allow_err=False, extra=""):
         settings = dict(CORE)
         settings.update(core or {})
         d = _start_daemon(binary, staged_module_dir, workdir, f"e2e-{len(started)}", settings,
-                          modules)
+                          modules, extra)
         started.append((d, allow_err))
         return d
 
