@@ -338,6 +338,10 @@ void systemd_options(const config::CoreSettings &s, net::ListenSpec &spec)
     for (const auto &configured : s.listeners)
         if (configured.port == spec.port)
             spec.options = configured.options;
+    // POP3S's port (RFC 8314) is implicit TLS unless a listen: key says
+    // otherwise, as modpop3d.socket passes 110 and 995 alike.
+    if (spec.options.tls == net::TlsMode::unset && spec.port == 995 && !s.tls_certificate.empty())
+        spec.options.tls = net::TlsMode::implicit;
     if (spec.options.tls == net::TlsMode::unset)
         spec.options.tls = s.tls_certificate.empty() ? net::TlsMode::none : net::TlsMode::stls;
 }
