@@ -51,6 +51,8 @@ void read_settings(const Effective &e, CoreSettings &c)
         c.listen.push_back(str("listen"));
     c.module_dir = str("module-dir");
     c.log_target = str("log-target");
+    c.log_facility = str("log-facility");
+    c.max_session_time_ms = num("max-session-time");
     c.log_level = str("log-level");
     c.mail_user = str("mail-user");
     c.mail_group = str("mail-group");
@@ -249,6 +251,12 @@ const Schema &core_schema()
             "syslog|stderr"),
         key("log-level", MODPOP3D_CONF_ENUM, "info", "the most verbose level logged", 0, 0,
             "err|warning|notice|info|debug"),
+        key("log-facility", MODPOP3D_CONF_ENUM, "mail", "the syslog facility of log lines", 0, 0,
+            "mail|daemon|auth|authpriv|local0|local1|local2|local3|local4|local5|local6|local7"),
+        key("max-session-time", MODPOP3D_CONF_DURATION, "0",
+            "longest time a session may stay logged in, active or not, before it is closed "
+            "as a dropped connection (see commit-on-early-close); 0: no limit",
+            0, L{7} * 86400 * 1000),
         key("mail-user", MODPOP3D_CONF_STRING, "",
             "the one system user owning all virtual mailboxes (the fast path)"),
         key("mail-group", MODPOP3D_CONF_STRING, "", "the group for mail-user's sessions"),

@@ -21,7 +21,9 @@ struct CoreSettings {
     std::vector<std::string> listen;        // one entry per "listen:" line
     std::vector<net::ListenSpec> listeners; // the same, parsed and checked
     std::string module_dir;
-    std::string log_target; // stderr | syslog
+    std::string log_target;            // stderr | syslog
+    std::string log_facility = "mail"; // syslog facility (log-facility)
+    int64_t max_session_time_ms = 0;   // logged-in time before a close; 0: none
     std::string log_level;
     std::string mail_user;
     std::string mail_group;

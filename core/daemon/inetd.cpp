@@ -96,7 +96,8 @@ int serve_in_process(const std::string &config_file, bool foreground_stderr)
     // only when -e asks for it explicitly.
     bool to_stderr = foreground_stderr;
     log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
-              std::max(log::level_from_name(conf.core.log_level), log::Err));
+              std::max(log::level_from_name(conf.core.log_level), log::Err), "modpop3d",
+              conf.core.log_facility);
     modload::Loader loader(conf.core.module_dir);
     modload::ModuleSet modules;
     ok = modules.configure(conf.text, loader, diags) && ok;

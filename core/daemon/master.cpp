@@ -304,7 +304,7 @@ void Master::init_log(const config::CoreSettings &s)
     // logs there.
     bool to_stderr = !opt_.detach && (opt_.log_to_stderr || (!inetd_ && s.log_target == "stderr"));
     log::init(to_stderr ? log::Target::Stderr : log::Target::Syslog,
-              std::max(log::level_from_name(s.log_level), log::Err));
+              std::max(log::level_from_name(s.log_level), log::Err), "modpop3d", s.log_facility);
 }
 
 // load - read and check the configuration, load the modules and make

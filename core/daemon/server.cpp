@@ -477,6 +477,17 @@ void Server::accept_on(std::size_t index)
                         peer.ip.c_str());
             continue;
         }
+        // allow= / deny= of the listener (a proxy=yes listener checks the
+        // client the header names instead, in read_proxy_header).
+        if (!l.spec.options.proxy && !net::listener_admits(l.spec.options, peer.ip)) {
+            static const char msg[] = "-ERR [SYS/PERM] Not allowed from your address\r\n";
+            ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            close(fd);
+            log::writef(log::Notice, "", "event=refused rip=%s reason=listener_deny",
+                        peer.ip.c_str());
+            continue;
+        }
         // Counted across all workers (shared_limits.hpp); admitted ones are
         // released by destroy().
         const char *refuse = limits_->admit(slot_, peer.limit_key, settings_.max_connections,
@@ -671,6 +682,13 @@ void Server::read_proxy_header(Connection &c)
         }
         c.peer = client;
         c.local = net::endpoint_of_text(h.dest_ip, h.dest_port);
+        if (!net::listener_admits(c.listener, c.peer.ip)) {
+            log::writef(log::Notice, "", "event=refused rip=%s reason=listener_deny",
+                        c.peer.ip.c_str());
+            c.close_reason = "listener_deny";
+            destroy(c);
+            return;
+        }
     } else {
         // LOCAL / UNKNOWN: no client is named, so the balancer's address
         // stays; but a client relayed that way must not pass for loopback.
@@ -1413,7 +1431,7 @@ void Server::tick()
         c.engine->auth_result(pop3::Outcome::auth_failed);
         pump(c);
     }
-    std::vector<uint64_t> expired, stalled;
+    std::vector<uint64_t> expired, stalled, overtime;
     for (auto &[id, cp] : connections_) {
         Connection &c = *cp;
         if (c.closing)
@@ -1445,6 +1463,9 @@ void Server::tick()
         } else if (c.logged_in && !c.streaming &&
                    now - c.last_activity_ms > static_cast<uint64_t>(settings_.timeout_idle_ms)) {
             expired.push_back(id);
+        } else if (c.logged_in && settings_.max_session_time_ms > 0 &&
+                   now - c.login_ms > static_cast<uint64_t>(settings_.max_session_time_ms)) {
+            overtime.push_back(id);
         } else if (c.logged_in && now - c.last_activity_ms > 60000 && (now / 1000) % 60 == 0) {
             c.maildrop.keepalive();
         }
@@ -1480,6 +1501,25 @@ void Server::tick()
         c.hard_close = true;
         c.closing = true;
         c.close_reason = "output_stalled";
+        destroy(c);
+    }
+    for (uint64_t id : overtime) {
+        auto it = connections_.find(id);
+        if (it == connections_.end())
+            continue;
+        // max-session-time: a drop, as if the client had gone (deletions
+        // only with commit-on-early-close).
+        Connection &c = *it->second;
+        log::writef(log::Notice, "", "event=session_time_limit user=%s rip=%s",
+                    log::quote(c.login_name).c_str(), c.peer.ip.c_str());
+        c.engine->connection_lost();
+        while (auto a = c.engine->next_action())
+            handle_action(c, std::move(*a));
+        if (connections_.count(id) == 0)
+            continue;
+        c.hard_close = true;
+        c.closing = true;
+        c.close_reason = "session_time_limit";
         destroy(c);
     }
 }

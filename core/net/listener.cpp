@@ -61,6 +61,12 @@ bool parse_option(const std::string &word, ListenOptions &o, std::string &why)
             return false;
         }
         o.proxy = value == "yes";
+    } else if (name == "allow" || name == "deny") {
+        std::string bad;
+        if (!parse_cidr_list(value, name == "allow" ? o.allow : o.deny, bad)) {
+            why = name + "=" + value + ": " + bad;
+            return false;
+        }
     } else if (name == "domain") {
         if (value.find_first_of("@/ \t") != std::string::npos) {
             why = "domain=" + value + ": not a domain name";
@@ -69,13 +75,21 @@ bool parse_option(const std::string &word, ListenOptions &o, std::string &why)
         o.domain = value;
     } else {
         why = "unknown listener option '" + name +
-              "' (known: tls, certificate, key, chain, tls-legacy, plaintext-auth, domain, proxy)";
+              "' (known: tls, certificate, key, chain, tls-legacy, plaintext-auth, domain, proxy, "
+              "allow, deny)";
         return false;
     }
     return true;
 }
 
 } // namespace
+
+bool listener_admits(const ListenOptions &o, const std::string &ip)
+{
+    if (cidr_contains(o.deny, ip))
+        return false;
+    return o.allow.empty() || cidr_contains(o.allow, ip);
+}
 
 bool parse_listen(const std::string &value, ListenSpec &out, std::string &why)
 {

@@ -14,6 +14,8 @@
 // IPv6-only so that "0.0.0.0:110" and "[::]:110" can be given together.
 #pragma once
 
+#include "net/cidr.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +34,9 @@ struct ListenOptions {
     std::string plaintext_auth; // empty: the global plaintext-auth
     std::string domain;
     bool proxy = false;
+    // allow= / deny=: client ranges admitted on this listener (empty allow:
+    // any); a client in deny is refused even when allow names it.
+    std::vector<Cidr> allow, deny;
 };
 
 struct ListenSpec {
@@ -40,6 +45,9 @@ struct ListenSpec {
     std::string text; // the address part as written
     ListenOptions options;
 };
+
+// listener_admits - whether allow= / deny= let client `ip` in.
+bool listener_admits(const ListenOptions &o, const std::string &ip);
 
 // parse_listen - false with `why` set for a malformed value.
 bool parse_listen(const std::string &text, ListenSpec &out, std::string &why);

@@ -45,7 +45,33 @@ std::string sanitise(std::string_view text)
 
 } // namespace
 
-void init(Target target, int level, std::string_view ident)
+namespace
+{
+
+int facility_from_name(std::string_view name)
+{
+    static constexpr std::array<std::pair<std::string_view, int>, 12> names{
+        {{"mail", LOG_MAIL},
+         {"daemon", LOG_DAEMON},
+         {"auth", LOG_AUTH},
+         {"authpriv", LOG_AUTHPRIV},
+         {"local0", LOG_LOCAL0},
+         {"local1", LOG_LOCAL1},
+         {"local2", LOG_LOCAL2},
+         {"local3", LOG_LOCAL3},
+         {"local4", LOG_LOCAL4},
+         {"local5", LOG_LOCAL5},
+         {"local6", LOG_LOCAL6},
+         {"local7", LOG_LOCAL7}}};
+    for (const auto &[n, f] : names)
+        if (n == name)
+            return f;
+    return LOG_MAIL;
+}
+
+} // namespace
+
+void init(Target target, int level, std::string_view ident, std::string_view facility)
 {
     State &s = state();
     std::lock_guard lock(s.mutex);
@@ -53,7 +79,7 @@ void init(Target target, int level, std::string_view ident)
     s.max_level = level;
     s.ident = std::string(ident);
     if (target == Target::Syslog)
-        openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+        openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, facility_from_name(facility));
 }
 
 int max_level()

@@ -25,7 +25,10 @@ constexpr int Info = 6;
 constexpr int Debug = 7;
 
 // init - choose the target and the most verbose level written.
-void init(Target target, int max_level, std::string_view ident = "modpop3d");
+// `facility` is a syslog(3) facility name (mail, daemon, auth, authpriv,
+// local0..local7); anything else is mail.
+void init(Target target, int max_level, std::string_view ident = "modpop3d",
+          std::string_view facility = "mail");
 int max_level();
 
 // level_from_name - "err", "warning", "notice", "info", "debug"; -1 if unknown.
