@@ -110,6 +110,16 @@ DEFAULT_MODULES = (
     "body-lines: 4\n")
 
 
+def ipv6_loopback():
+    """Whether this machine has ::1 (some containers do not)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     """A port nobody listens on right now (bind port 0, read it, release it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

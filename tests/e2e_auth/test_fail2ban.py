@@ -3,27 +3,17 @@ fail2ban-regex must find every failed login's client address (IPv4, IPv6,
 and clients behind a PROXY-protocol balancer), never a successful login,
 and never an address a client wrote into its user name."""
 import shutil
-import socket
 import subprocess
 from collections import Counter
 
 import pytest
 
-from conftest import SESSION_GID, SESSION_UID, free_port
+from conftest import SESSION_GID, SESSION_UID, free_port, ipv6_loopback
 from e2ehelp import AUTH_FAILED, LOGGED_IN_EMPTY, real_daemon, try_login  # noqa: F401
 from pop3wire import Conn
 
 pytestmark = pytest.mark.skipif(shutil.which("fail2ban-regex") is None,
                                 reason="fail2ban is not installed (scripts/debian-packages.txt)")
-
-
-def has_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def proxied(host, port, header):
@@ -38,7 +28,7 @@ def test_filter_matches_every_failure_and_no_success(real_daemon, workdir, sourc
     users.write_text(f"alice:{{PLAIN}}F2b-Pw1:{SESSION_UID}:{SESSION_GID}:/nonexistent:empty:\n")
     proxy_port = free_port()
     listen = f"127.0.0.1:{proxy_port} proxy=yes\n"
-    v6 = has_ipv6_loopback()
+    v6 = ipv6_loopback()
     v6_port = free_port()
     d = real_daemon(f"[auth_flatfile]\nfile: {users}\n[mailbox_empty]\n",
                     core={"proxy-trusted-networks": "127.0.0.0/8",

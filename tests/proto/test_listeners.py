@@ -4,20 +4,11 @@ import socket
 
 import pytest
 
-from conftest import free_port, run
+from conftest import free_port, ipv6_loopback, run
 from pop3wire import Conn
 
 MODULES = ("[auth_test]\nusers: alice@example.org:secret alice@example.net:other\n"
            "uid: {uid}\ngid: {gid}\n[mailbox_memory]\ncount: 1\n")
-
-
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def test_listener_domain_is_appended_to_bare_names(start_daemon):

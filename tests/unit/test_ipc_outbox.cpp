@@ -34,6 +34,18 @@ Message numbered(int i)
     return m;
 }
 
+// fill - an outbox on a socket with a small buffer, sent to until messages
+// have to wait.
+void fill(Pair &p, Outbox &box)
+{
+    int small = 4096;
+    setsockopt(p.fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    box.set_socket(p.fds[0]);
+    while (box.send(numbered(0)) == Io::ok && !box.waiting()) {
+    }
+    ASSERT_TRUE(box.waiting());
+}
+
 TEST(IpcOutbox, BurstLargerThanTheSocketBufferArrivesWholeAndInOrder)
 {
     Pair p;
@@ -67,12 +79,8 @@ TEST(IpcOutbox, BurstLargerThanTheSocketBufferArrivesWholeAndInOrder)
 TEST(IpcOutbox, QueuedDescriptorsOutliveTheCallersCopy)
 {
     Pair p;
-    int small = 4096;
-    setsockopt(p.fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    Outbox box(p.fds[0]);
-    while (box.send(numbered(0)) == Io::ok && !box.waiting()) {
-    }
-    ASSERT_TRUE(box.waiting());
+    Outbox box;
+    fill(p, box);
     int file = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ASSERT_GE(file, 0);
     struct stat want;
@@ -102,12 +110,8 @@ TEST(IpcOutbox, QueuedDescriptorsOutliveTheCallersCopy)
 TEST(IpcOutbox, PeerGoneDropsTheQueueAndSaysSo)
 {
     Pair p;
-    int small = 4096;
-    setsockopt(p.fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    Outbox box(p.fds[0]);
-    while (box.send(numbered(0)) == Io::ok && !box.waiting()) {
-    }
-    ASSERT_TRUE(box.waiting());
+    Outbox box;
+    fill(p, box);
     close(p.fds[1]);
     p.fds[1] = -1;
     Io r = box.flush();
