@@ -34,7 +34,7 @@ def test_search_then_bind_every_scheme_slapd_knows(real_daemon, ldap_section):
         assert try_login(c, "erin", PW["erin"]) == AUTH_FAILED
         # An empty password would be an unauthenticated bind, which slapd
         # answers with success: refused before it reaches the server.
-        assert c.cmd("AUTH PLAIN " + b64("\0alice\0")).startswith("-ERR")
+        assert c.cmd("AUTH PLAIN " + b64("\0alice\0")) == AUTH_FAILED
         assert try_login(c, "nosuchuser", PW["alice"]) == AUTH_FAILED
     log = d.wait_log("event=logout user=dave")
     assert len(re.findall(r"event=login .*user=(alice|bob|carol|dave) ", log)) == 4, log
