@@ -119,6 +119,7 @@ class Instance
             }
             if (op == ml::Op::down && attempt == 0) {
                 service_.release(c, false);
+                service_.drop_idle();
                 continue;
             }
             const std::string reason = std::string(ml::op_name(op)) + ": " + ldap_err2string(code) +
@@ -181,6 +182,7 @@ class Instance
             case ml::Op::down:
                 if (attempt == 0) {
                     binds_.release(c, false);
+                    binds_.drop_idle();
                     continue;
                 }
                 [[fallthrough]];

@@ -398,4 +398,17 @@ void Pool::release(Conn &c, bool healthy)
     cv_.notify_one();
 }
 
+void Pool::drop_idle()
+{
+    std::vector<Conn> old;
+    {
+        std::lock_guard lock(mu_);
+        old.swap(idle_);
+        total_ -= old.size();
+        cv_.notify_all();
+    }
+    for (Conn &c : old)
+        Connector::close(c);
+}
+
 } // namespace modpop3d::ldap

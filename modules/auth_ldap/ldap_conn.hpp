@@ -122,6 +122,9 @@ class Pool
     bool acquire(Conn &c, std::string &why);
     // release - back to the pool; `healthy` false closes it.
     void release(Conn &c, bool healthy);
+    // drop_idle - close every idle connection: one of them was found broken
+    // (the server restarted), so the others most likely are too.
+    void drop_idle();
 
   private:
     bool open_bound(Conn &c, std::string &why);

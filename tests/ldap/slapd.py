@@ -187,6 +187,12 @@ class Slapd:
                 "access to attrs=userPassword\n"
                 f"  by dn.exact=\"{SERVICE_DN}\" read\n"
                 "  by anonymous auth\n  by * none\n"
+                # People are found by the service DN only; a user bound as
+                # herself sees only her own entry (so a search made with a
+                # user's identity would find no one else).
+                f"access to dn.subtree=\"{PEOPLE}\"\n"
+                f"  by dn.exact=\"{SERVICE_DN}\" read\n"
+                "  by self read\n  by anonymous auth\n  by * none\n"
                 "access to * by * read\n")
 
     def start(self):

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from e2ehelp import AUTH_FAILED, LOGGED_IN_EMPTY, assert_no_secret, try_login, write_atomically
+from e2ehelp import (AUTH_FAILED, LOGGED_IN_EMPTY, TEMP_FAILED, assert_no_secret, try_login,
+                     write_atomically)
 from pop3wire import Conn, b64
 from saslclient import cram_login, scram_login
 from slapd import PASSWORDS as PW
@@ -39,6 +40,31 @@ def test_search_then_bind_every_scheme_slapd_knows(real_daemon, ldap_section):
     log = d.wait_log("event=logout user=dave")
     assert len(re.findall(r"event=login .*user=(alice|bob|carol|dave) ", log)) == 4, log
     assert_no_secret(d, *PW.values(), SERVICE_PW_TEXT)
+
+
+def test_user_binds_never_change_the_search_identity(real_daemon, ldap_section):
+    """One search connection and one user-bind connection: were a user's
+    bind made on the search connection, the next search would run as that
+    user, who may read only her own entry, and find no one else."""
+    d = real_daemon(ldap_section(pool_size="1"))
+    for user in ("alice", "bob", "alice", "carol", "bob"):
+        with Conn(d.host, d.port) as c:
+            assert try_login(c, user, PW[user]) == LOGGED_IN_EMPTY, user
+        d.wait_log(f"event=logout user={user} ")
+    with Conn(d.host, d.port) as c:
+        assert try_login(c, "dave", "wrong") == AUTH_FAILED  # a failed bind changes nothing
+        assert try_login(c, "alice", PW["alice"]) == LOGGED_IN_EMPTY
+
+
+def test_a_search_the_server_refuses_is_temp_not_a_wrong_password(real_daemon, ldap_section):
+    """Without bind-dn the searches are anonymous, which this directory's
+    ACL refuses (insufficientAccess): a server error is [SYS/TEMP] and
+    logged, never an answer about the password."""
+    d = real_daemon(ldap_section(bind_dn=None, bind_password_file=None), allow_err=True)
+    with Conn(d.host, d.port) as c:
+        assert try_login(c, "alice", PW["alice"]) == TEMP_FAILED
+    line = d.wait_log("event=ldap_search_failed").splitlines()
+    assert any("Insufficient access" in l and 'user="alice"' in l for l in line), line
 
 
 def test_compare_mode_every_scheme_the_core_knows(real_daemon, ldap_section):
