@@ -47,6 +47,16 @@ class Instance
     const modpop3d_host *host() const { return host_; }
     const modpop3d_ictx *ictx() const { return ictx_; }
 
+    bool uses_tls() const
+    {
+        if (cfg_.conn.starttls)
+            return true;
+        for (const std::string &u : cfg_.conn.uris)
+            if (u.rfind("ldaps:", 0) == 0)
+                return true;
+        return false;
+    }
+
     int32_t verify(modpop3d_session *s, const char *user, const char *pass, std::size_t len,
                    modpop3d_auth_result *res)
     {
@@ -346,6 +356,15 @@ int32_t ldap_process_init(void *inst) noexcept
         // connection.
         int version = 0;
         ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
+        // libldap sets the TLS library up on first use; do that here, on one
+        // thread, rather than among the first connections of several auth
+        // threads (defensive: we did not rely on libldap guarding it). The
+        // process-wide context this builds is not used: each connection
+        // makes its own. A failure (a bad ldap.conf) is left to them.
+        if (i->uses_tls()) {
+            const int zero = 0;
+            (void)ldap_set_option(nullptr, LDAP_OPT_X_TLS_NEWCTX, &zero);
+        }
         return MODPOP3D_OK;
     });
 }
