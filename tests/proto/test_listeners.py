@@ -1,6 +1,5 @@
 """Several listeners with their own options: per-listener domain (login names
 without a domain get the listener's), IPv6 beside IPv4, option errors."""
-import socket
 
 import pytest
 
