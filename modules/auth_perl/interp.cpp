@@ -229,15 +229,17 @@ bool call(const std::string &name, const Pairs &req, Pairs &reply, std::string &
 namespace modpop3d::auth_perl
 {
 
-void run_helper(int fd, const Script &script)
+bool load(const Script &script, std::string &err)
+{
+    return start(script, err);
+}
+
+void serve(int fd, const Script &script)
 {
     log_fd = fd;
+    // A fresh random sequence per helper, whatever the start code drew.
+    eval_pv("srand();", FALSE);
     std::string err, frame;
-    if (!start(script, err)) {
-        if (encode('E', {{"error", err}}, frame))
-            (void)send_all(fd, frame, 0);
-        _exit(1);
-    }
     if (encode('R', {{"ready", "1"}}, frame))
         (void)send_all(fd, frame, 0);
     for (;;) {

@@ -1,7 +1,7 @@
-// interp.hpp - the embedded Perl interpreter, as run inside a helper
-// process (never in the auth process itself): start-up (`start` code, the
-// log functions scripts call), one call of a tpop3d-style sub (a hashref
-// in, a hashref out), and shut-down (`finish` code). This is the only part
+// interp.hpp - the embedded Perl interpreter, as run inside the spawner and
+// its helper processes (never in the auth process itself): start-up
+// (`start` code, the log functions scripts call), one call of a tpop3d-style
+// sub (a hashref in, a hashref out), and shut-down (`finish` code). This is the only part
 // of the module that includes the Perl headers.
 #pragma once
 
@@ -21,11 +21,15 @@ struct Script {
     std::vector<std::string> subs;
 };
 
-// run_helper - the main of a helper process. Starts the interpreter, sends
-// 'R' ready (or 'E' with the error and exits), then answers 'C' frames on
-// `fd` until end of file, runs `finish` and exits. Log lines from scripts
-// go to `fd` as 'L' frames. Never returns.
-[[noreturn]] void run_helper(int fd, const Script &script);
+// load - start the interpreter in this process and run `start`; check
+// that the subs exist. False with `err` (the Perl error). The spawner does
+// this once; its helpers are forks of the loaded interpreter.
+bool load(const Script &script, std::string &err);
+
+// serve - the main of a helper forked after load(): send 'R' ready, answer
+// 'C' frames on `fd` until end of file, run `finish` and exit. Log lines
+// from scripts go to `fd` as 'L' frames. Never returns.
+[[noreturn]] void serve(int fd, const Script &script);
 
 // check_script - in a throw-away process: start the interpreter, run
 // `start`, check that the subs exist. Empty on success, else the error.

@@ -1,6 +1,7 @@
 // pool.cpp - the spawner process and the helper pool (see pool.hpp).
 #include "pool.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -65,6 +66,15 @@ int level_number(const std::string *name)
 // spawner_main - the spawner process (see pool.hpp). Never returns.
 [[noreturn]] void spawner_main(int ctl, const PoolOptions &opt)
 {
+    // Load the script once: every helper is a fork of this interpreter, so
+    // a running generation never re-reads the file (only a reload does,
+    // after `modpop3d -t`'s checks), and a fresh helper costs one fork.
+    std::string err;
+    const bool loaded = load(opt.script, err);
+    const std::string hello = loaded ? std::string("O") : "F" + err.substr(0, 8000);
+    (void)send(ctl, hello.data(), hello.size(), MSG_NOSIGNAL);
+    if (!loaded)
+        _exit(1);
     const pid_t self = getpid();
     std::map<pid_t, uint64_t> kids; // pid -> SIGKILL due (0: none)
     bool closing = false;
@@ -123,7 +133,7 @@ int level_number(const std::string *name)
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (getppid() != self)
                     _exit(1);
-                run_helper(sv[1], opt.script);
+                serve(sv[1], opt.script);
             }
             a.pid = pid;
             a.err = pid < 0 ? errno : 0;
@@ -247,7 +257,32 @@ bool Pool::start(std::string &why)
     spawner_ = pid;
     ctl_ = sv[0];
     owner_ = parent;
-    return true;
+    // The spawner's first message: the script loaded ('O') or why not ('F').
+    const uint64_t deadline =
+        now_us() + static_cast<uint64_t>(std::max<int64_t>(opt_.timeout_ms, 10000)) * 1000u;
+    std::string status(8192, '\0');
+    ssize_t n = -1;
+    for (;;) {
+        const uint64_t now = now_us();
+        if (now >= deadline)
+            break;
+        pollfd p{ctl_, POLLIN, 0};
+        const int r = poll(&p, 1, static_cast<int>((deadline - now) / 1000 + 1));
+        if (r > 0) {
+            n = recv(ctl_, status.data(), status.size(), 0);
+            break;
+        }
+        if (r < 0 && errno != EINTR)
+            break;
+    }
+    if (n > 0 && status[0] == 'O')
+        return true;
+    why = n > 1 && status[0] == 'F' ? status.substr(1, static_cast<std::size_t>(n) - 1)
+          : n < 0                   ? "the start code did not finish in time"
+                                    : "the spawner died loading the script";
+    kill(spawner_, SIGKILL);
+    stop();
+    return false;
 }
 
 void Pool::stop()

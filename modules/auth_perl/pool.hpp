@@ -6,12 +6,16 @@
 // logins; a leaking script must not grow the daemon. So the auth process
 // runs no Perl at all. At process_init it forks a small "spawner" (before
 // its thread pool starts, so the fork is of a single-threaded process),
-// which drops to the helpers' identity, closes every inherited descriptor
-// and then only forks helpers on request. Each helper embeds one
-// interpreter, runs `start` once, and answers calls over its own
-// socketpair (frame.hpp). The spawner hands the auth process its end of the
-// socketpair (SCM_RIGHTS) and is the helpers' parent: it alone reaps them,
-// so killing a helper by pid can never hit a recycled pid.
+// which drops to the helpers' identity, closes every inherited descriptor,
+// starts one interpreter and runs `start` in it, once. Then it only forks
+// helpers on request: each helper is a copy of that loaded interpreter and
+// answers calls over its own socketpair (frame.hpp). So a running
+// generation never re-reads the script (a broken file on disk does not
+// hurt it; a reload reads the new one after `modpop3d -t`'s checks), and a
+// fresh helper costs a fork, not a compile. The spawner hands the auth
+// process its end of the socketpair (SCM_RIGHTS) and is the helpers'
+// parent: it alone reaps them, so killing a helper by pid can never hit a
+// recycled pid.
 //
 // The pool lends one idle helper per call (starting one when fewer than
 // `max_helpers` exist), so concurrent logins run in different helpers. A
@@ -70,7 +74,8 @@ class Pool
     Pool(const Pool &) = delete;
     Pool &operator=(const Pool &) = delete;
 
-    // start - fork the spawner. False with `why`.
+    // start - fork the spawner and wait until it loaded the script. False
+    // with `why` (the Perl error when the start code failed).
     bool start(std::string &why);
 
     enum class Result {

@@ -304,6 +304,22 @@ TEST(Perl, SyntaxErrorsAndBadConfigurationFailTheCheck)
     EXPECT_FALSE(LoadedModule::check(module_path(), s).empty());
 }
 
+TEST(Perl, RunningInstanceNeverRereadsTheScript)
+{
+    // The spawner loaded the script once; fresh helpers (max-use 1: one
+    // per call) are forks of it, so a broken file on disk changes nothing
+    // until a reload, whose check refuses it.
+    Dir d;
+    Settings s = d.settings();
+    s.emplace_back("max-use", "1");
+    LoadedModule m(module_path(), s, "reread");
+    EXPECT_EQ(login(m, "alice", "wonderland").status, MODPOP3D_OK);
+    d.write("fixture.pl", "sub pass { syntax error here\n");
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(login(m, "alice", "wonderland").status, MODPOP3D_OK) << joined_log(m);
+    EXPECT_FALSE(LoadedModule::check(module_path(), s).empty());
+}
+
 TEST(Perl, TpopKeyNamesAreAliases)
 {
     Dir d;
