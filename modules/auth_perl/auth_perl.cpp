@@ -496,11 +496,14 @@ int32_t process_init(void *p) noexcept
         auto pool = std::make_unique<ap::Pool>(opt, [host, ictx](int level, const std::string &t) {
             host->log(ictx, level, "event=perl_log text=\"%s\"", su::printable(t, 1000).c_str());
         });
-        if (!pool->start(why)) {
-            in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=perl_not_started reason=\"%s\"",
-                         why.c_str());
-            return MODPOP3D_E_TEMP;
-        }
+        // A start code failing here (the file changed since the check, a
+        // database down) must not take the whole auth process, and so the
+        // other modules' logins, down: this instance answers TEMP and the
+        // pool tries again.
+        if (!pool->start(why))
+            in.host->log(in.ictx, MODPOP3D_LOG_ERR,
+                         "event=perl_not_started reason=\"%s\" retry_in_ms=5000",
+                         su::printable(why, 1000).c_str());
         in.pool = std::move(pool);
         return MODPOP3D_OK;
     });

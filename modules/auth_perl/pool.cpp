@@ -28,6 +28,8 @@ constexpr uint64_t retire_grace_us = 3000000;
 constexpr uint64_t stop_grace_us = 1000000;
 // Longest wait for the spawner's answer (it only forks).
 constexpr uint64_t control_timeout_us = 5000000;
+// How often a failed start code is tried again.
+constexpr uint64_t start_retry_us = 5000000;
 
 // Control messages, auth process -> spawner.
 struct Request {
@@ -235,6 +237,8 @@ unsigned Pool::spawned() const
 
 bool Pool::start(std::string &why)
 {
+    owner_ = getpid();
+    last_start_us_ = now_us();
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         why = std::string("socketpair: ") + strerror(errno);
@@ -500,9 +504,23 @@ Pool::Result Pool::exchange(Helper &h, uint64_t deadline, const std::string &sub
 Pool::Result Pool::call(const std::string &sub, const Pairs &request, Pairs &reply,
                         std::string &why, const std::string &redact)
 {
-    if (ctl_ < 0 || owner_ != getpid()) {
+    if (owner_ != getpid()) {
         why = "the Perl helpers are not running in this process";
         return Result::failed;
+    }
+    {
+        // The start code failed (at process_init or since): try again, at
+        // most every start_retry_us, meanwhile fail fast.
+        std::lock_guard lock(ctl_mu_);
+        if (ctl_ < 0) {
+            if (now_us() - last_start_us_ < start_retry_us) {
+                why = "the start code failed; next try within 5s";
+                return Result::failed;
+            }
+            if (!start(why))
+                return Result::failed;
+            log_(5, "the start code succeeded: helpers available again");
+        }
     }
     Pairs pairs{{"sub", sub}};
     pairs.insert(pairs.end(), request.begin(), request.end());

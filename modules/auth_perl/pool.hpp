@@ -75,7 +75,8 @@ class Pool
     Pool &operator=(const Pool &) = delete;
 
     // start - fork the spawner and wait until it loaded the script. False
-    // with `why` (the Perl error when the start code failed).
+    // with `why` (the Perl error when the start code failed); call() then
+    // tries again every 5 s and answers failed meanwhile.
     bool start(std::string &why);
 
     enum class Result {
@@ -109,7 +110,8 @@ class Pool
 
     PoolOptions opt_;
     LogFn log_;
-    pid_t owner_ = 0;       // the process that started the spawner
+    pid_t owner_ = 0; // the process that started the spawner
+    uint64_t last_start_us_ = 0;
     pid_t spawner_ = -1;    // its pid
     int ctl_ = -1;          // SOCK_SEQPACKET to the spawner
     std::mutex ctl_mu_;     // one control exchange at a time

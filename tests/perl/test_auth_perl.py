@@ -197,6 +197,10 @@ def test_interpreters_run_unprivileged_below_the_auth_process(real_daemon, workd
 def test_syntax_error_fails_check_and_reload(real_daemon, workdir, binary):
     site = Site(workdir)
     d = real_daemon(site.section(), allow_err=True)
+    # "ready" comes before the auth process has loaded the script: a login
+    # first, so that the running generation has read the good one.
+    with Conn(d.host, d.port) as c:
+        assert try_login(c, "alice", "wonderland") == LOGGED_IN_EMPTY
     # A broken script: `modpop3d -t` names the file:line of start and the
     # Perl error, and exits non-zero.
     write_atomically(site.script, "sub pass {\n  return { result => 'YES' ;\n}\n1;\n")
@@ -210,8 +214,11 @@ def test_syntax_error_fails_check_and_reload(real_daemon, workdir, binary):
     # ... and a reload with it fails: the old interpreters keep serving.
     os.kill(d.proc.pid, signal.SIGHUP)
     d.wait_log("event=reload_failed why=")
-    with Conn(d.host, d.port) as c:
-        assert try_login(c, "alice", "wonderland") == LOGGED_IN_EMPTY
+    try:
+        with Conn(d.host, d.port) as c:
+            assert try_login(c, "alice", "wonderland") == LOGGED_IN_EMPTY
+    except Exception as e:
+        raise AssertionError(f"{e!r}\n{d.log_text()}") from e
     # A good new script: the reload reads it (alice's password changed).
     write_atomically(site.script, script_text(password="looking-glass"))
     os.kill(d.proc.pid, signal.SIGHUP)

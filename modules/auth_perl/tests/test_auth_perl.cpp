@@ -320,6 +320,29 @@ TEST(Perl, RunningInstanceNeverRereadsTheScript)
     EXPECT_FALSE(LoadedModule::check(module_path(), s).empty());
 }
 
+TEST(Perl, FailingStartCodeIsRetriedAndOnlyThisInstanceFails)
+{
+    // The start code fails on its second run only (the first is the
+    // check's): process_init still succeeds (the auth process and the other
+    // modules' logins must not go down), logins get TEMP at once, and the
+    // start code is tried again 5 s later.
+    Dir d;
+    Settings s = d.settings();
+    s[0].second = "our $out = '" + d.out() + "'; record_start(); do '" + d.path() +
+                  "/fixture.pl';"
+                  "sub record_start { open(my $f, '>>', \"$out/starts\") or die; print $f \"x\\n\";"
+                  " close $f; open(my $g, '<', \"$out/starts\") or die; my @l = <$g>;"
+                  " die \"database down\\n\" if @l == 2; }";
+    LoadedModule m(module_path(), s, "startfail");
+    EXPECT_TRUE(logged(m, "event=perl_not_started reason=\"start code failed: database down\""))
+        << joined_log(m);
+    EXPECT_EQ(login(m, "alice", "wonderland").status, MODPOP3D_E_TEMP);
+    EXPECT_TRUE(logged(m, "next try within 5s"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5200));
+    EXPECT_EQ(login(m, "alice", "wonderland").status, MODPOP3D_OK) << joined_log(m);
+    EXPECT_EQ(d.out_lines("starts").size(), 3u);
+}
+
 TEST(Perl, TpopKeyNamesAreAliases)
 {
     Dir d;
