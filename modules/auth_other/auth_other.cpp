@@ -11,6 +11,7 @@
 #include "conf_util.hpp"
 #include "packet.hpp"
 #include "sysuser.hpp"
+#include "tpop3d_reply.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -294,30 +295,11 @@ void log_helper_message(const Instance &in, const ao::Decoder &reply)
 }
 
 // mailbox_from_reply - the spec from "mailbox" (+ "mboxtype"), or the
-// instance's template. The core reads the spec as a white-space separated
-// list with $(...) variables, so a helper's path may contain neither.
+// instance's template (rules in tpop3d_reply.hpp).
 bool mailbox_from_reply(const Instance &in, const ao::Decoder &reply, std::string &spec)
 {
-    const std::string *path = reply.find("mailbox");
-    if (path == nullptr) {
-        spec = in.mailbox;
-        return true;
-    }
-    const std::size_t colon = path->find(':');
-    const std::size_t start = (colon != std::string::npos && (*path)[0] != '/') ? colon + 1 : 0;
-    bool ok =
-        path->size() > start && (*path)[start] == '/' && path->find("$(") == std::string::npos;
-    for (unsigned char c : *path)
-        ok = ok && c > 0x20 && c != 0x7f;
-    const std::string *type = reply.find("mboxtype");
-    if (type != nullptr) {
-        ok = ok && start == 0 && !type->empty() && type->size() <= 32 &&
-             type->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
-    }
-    if (!ok)
-        return false;
-    spec = type != nullptr ? *type + ":" + *path : *path;
-    return true;
+    return modpop3d::tpop3d::mailbox_spec(reply.find("mailbox"), reply.find("mboxtype"), in.mailbox,
+                                          spec);
 }
 
 // accept_reply - turn a result=YES reply into the auth result.
