@@ -48,7 +48,7 @@ std::string one_line(const char *s)
 {
     std::string out(s != nullptr ? s : "");
     for (char &c : out)
-        if (c == '\n' || c == '\r' || c == '"')
+        if (c == '\n' || c == '\r' || c == '\t' || c == '"')
             c = c == '"' ? '\'' : ' ';
     return out;
 }

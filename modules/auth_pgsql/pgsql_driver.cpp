@@ -6,6 +6,7 @@
 #include "pgsql_driver.hpp"
 
 #include <cerrno>
+#include <deque>
 #include <libpq-fe.h>
 #include <map>
 #include <poll.h>
@@ -30,7 +31,7 @@ std::string one_line(const char *s)
     while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
         out.pop_back();
     for (char &c : out)
-        if (c == '\n' || c == '\r' || c == '"')
+        if (c == '\n' || c == '\r' || c == '\t' || c == '"')
             c = c == '"' ? '\'' : ' ';
     return out;
 }
@@ -191,11 +192,14 @@ class PgDriver : public Driver
         const char *sslmode = s.tls == Tls::verify ? "verify-full"
                               : s.tls == Tls::on   ? "require"
                                                    : "disable";
+        // libpq keeps pointers only during the call; `held` owns the text.
+        std::deque<std::string> held;
         std::vector<const char *> keys, vals;
-        auto add = [&](const char *k, const std::string &v) {
+        auto add = [&](const char *k, std::string v) {
             if (!v.empty()) {
+                held.push_back(std::move(v));
                 keys.push_back(k);
-                vals.push_back(v.c_str());
+                vals.push_back(held.back().c_str());
             }
         };
         const std::string host = t.socket.empty() ? t.host : t.socket;
