@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e_auth"))
 
-from conftest import free_port, run  # noqa: E402
+from conftest import SESSION_GID, SESSION_UID, free_port, run  # noqa: E402
 from e2ehelp import (AUTH_FAILED, LOGGED_IN_EMPTY, TEMP_FAILED,  # noqa: E402,F401
                      assert_no_secret, real_daemon, try_login)
 from pop3wire import Conn, b64  # noqa: E402
@@ -312,3 +312,20 @@ def test_query_errors_name_file_and_line(backend, binary, staged_module_dir, wor
     r = run(binary, "-t", "-f", str(conf))
     assert r.returncode == 1
     assert f"{conf}:7:" in r.stderr and "unknown variable $(password)" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------- optional columns
+
+def test_named_columns_uid_gid_and_login_delay(backend, server_up, real_daemon):
+    backend.add_user("delayed", "{PLAIN}Delay-pw")
+    backend.server.sql("UPDATE popbox SET login_delay = 600 WHERE local_part = 'delayed';")
+    query = (f"SELECT 'empty' AS mailbox_type, password_hash AS password, {SESSION_UID} AS uid, "
+             f"{SESSION_GID} AS gid, login_delay AS login_delay FROM popbox "
+             f"WHERE local_part = '$(local_part)' AND domain_name = '$(domain)'")
+    d = real_daemon(backend.section(query=query, extra="columns: names"), core=CORE)
+    assert login(d, f"delayed@{DOMAIN}", "Delay-pw") == LOGGED_IN_EMPTY
+    # The per-user LOGIN-DELAY from the row is enforced on the next login.
+    assert login(d, f"delayed@{DOMAIN}", "Delay-pw").startswith("-ERR [LOGIN-DELAY]")
+    # A user whose login_delay is NULL has none.
+    assert login(d, f"plain@{DOMAIN}", "Pl4in-pw") == LOGGED_IN_EMPTY
+    assert login(d, f"plain@{DOMAIN}", "Pl4in-pw") == LOGGED_IN_EMPTY
