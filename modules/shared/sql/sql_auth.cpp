@@ -360,8 +360,7 @@ Instance::Instance(const modpop3d_host *host, modpop3d_ictx *ictx, Config cfg,
 Instance::~Instance()
 {
     // The password stays in memory for reconnects; wipe it on the way out.
-    auto &pw = const_cast<std::string &>(cfg_.db.password);
-    explicit_bzero(pw.data(), pw.size());
+    explicit_bzero(cfg_.db.password.data(), cfg_.db.password.size());
 }
 
 void Instance::log(int level, const std::string &text) const

@@ -79,7 +79,7 @@ class Instance
 
     const modpop3d_host *host_;
     modpop3d_ictx *ictx_;
-    const Config cfg_;
+    Config cfg_; // not const: the destructor wipes the password
     std::unique_ptr<Driver> driver_;
     Pool pool_;
 };
