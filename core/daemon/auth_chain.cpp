@@ -285,12 +285,47 @@ AuthAnswer AuthChain::login(modpop3d_session &session, bool apop, const std::str
     AuthAnswer answer =
         apop ? verify_apop(session, user, timestamp, secret) : verify_plain(session, user, secret);
     answer.status = run_auth_hooks(session, answer.status);
+    if (answer.status == MODPOP3D_OK)
+        run_on_login(session, answer);
     return answer;
+}
+
+bool AuthChain::has_on_login() const
+{
+    return std::any_of(auth_.begin(), auth_.end(),
+                       [](const modload::Instance *i) { return auth_ops(i).on_login != nullptr; });
+}
+
+// run_on_login - auth_ops.on_login of the instance that accepted the login
+// (tpop3d's onlogin: auth-mysql-onlogin-query, auth-other's ONLOGIN). It
+// runs here, on the auth thread pool right after the credentials and the
+// AUTH_OK hooks passed, because this is the one place that knows which
+// instance answered and may block; never on a worker's event loop. Its
+// result is logged, not enforced (modapi auth.h).
+void AuthChain::run_on_login(modpop3d_session &session, const AuthAnswer &answer)
+{
+    for (auto *inst : auth_) {
+        const auto &ops = auth_ops(inst);
+        if (ops.on_login == nullptr || inst->label() != answer.instance)
+            continue;
+        int32_t rc;
+        if (thread_safe(inst)) {
+            rc = ops.on_login(inst->inst, &session);
+        } else {
+            std::lock_guard lock(lock_for(inst));
+            rc = ops.on_login(inst->inst, &session);
+        }
+        if (rc != MODPOP3D_OK)
+            log::writef(log::Warning, inst->label(), "event=on_login_result status=%d", rc);
+        return;
+    }
 }
 
 bool AuthChain::login_cached(const std::string &user, const std::string &password, AuthAnswer &out)
 {
-    if (!cache_.enabled() || has_hooks(MODPOP3D_EV_AUTH_OK) || !cache_.find(user, password, out))
+    // An instance with on_login must see every login: answer on the pool.
+    if (!cache_.enabled() || has_hooks(MODPOP3D_EV_AUTH_OK) || has_on_login() ||
+        !cache_.find(user, password, out))
         return false;
     ++cache_hits_;
     log::writef(log::Debug, out.instance, "event=auth_cache_hit user=%s", user.c_str());

@@ -121,6 +121,11 @@ class AuthChain : public AuthService
     uint64_t cache_misses() const { return cache_misses_.load(); }
 
   private:
+    // has_on_login - some auth instance implements auth_ops.on_login.
+    bool has_on_login() const;
+    // run_on_login - after a successful login(): on_login of the instance
+    // that answered (see auth_chain.cpp).
+    void run_on_login(modpop3d_session &session, const AuthAnswer &answer);
     AuthAnswer verify_plain_uncached(modpop3d_session &session, const std::string &user,
                                      const std::string &password);
 

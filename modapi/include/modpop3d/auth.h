@@ -91,9 +91,11 @@ struct modpop3d_auth_ops {
     void (*sasl_free)(void *inst, void *state);
 
     /**
-     * on_login - called on the instance that authenticated the user once the
-     * maildrop is open and the +OK was sent (tpop3d's ONLOGIN, e.g. for
-     * POP-before-SMTP in an auth helper). Its result is logged, not enforced.
+     * on_login - called on the instance that authenticated the user after a
+     * successful USER/PASS, APOP or SASL PLAIN/LOGIN login (the credentials
+     * and the AUTH_OK hooks passed), on the auth thread pool (tpop3d's
+     * ONLOGIN, e.g. for POP-before-SMTP in an auth helper or an SQL insert).
+     * The maildrop may not be open yet. Its result is logged, not enforced.
      * Optional.
      */
     int32_t (*on_login)(void *inst, struct modpop3d_session *session);

@@ -1,0 +1,13 @@
+// mysql_driver.hpp - the MySQL/MariaDB Driver of the shared SQL auth code.
+#pragma once
+
+#include "sql_driver.hpp"
+
+#include <memory>
+
+namespace modpop3d::sql
+{
+
+std::unique_ptr<Driver> make_mysql_driver();
+
+} // namespace modpop3d::sql
