@@ -121,11 +121,24 @@ TEST(MaildirLock, SecondSessionIsLockedOut)
     Mbox third(mod, md);
     EXPECT_EQ(third.status(), MODPOP3D_OK);
 
-    // Without exclusive-lock, sessions share the maildir.
-    LoadedModule shared(module_path(), {});
+    third.close();
+
+    // The lock is the default: a second session of the same maildir is
+    // refused (the core answers -ERR [IN-USE]).
+    LoadedModule defaults(module_path(), {});
+    {
+        Mbox a(defaults, md), b(defaults, md);
+        EXPECT_EQ(a.status(), MODPOP3D_OK);
+        EXPECT_EQ(b.status(), MODPOP3D_E_LOCKED);
+    }
+
+    // The documented lock-free mode: with exclusive-lock: no, sessions share
+    // the maildir (and no lock file is made).
+    LoadedModule shared(module_path(), {{"exclusive-lock", "no"}});
     Mbox a(shared, md), b(shared, md);
     EXPECT_EQ(a.status(), MODPOP3D_OK);
     EXPECT_EQ(b.status(), MODPOP3D_OK);
+    EXPECT_NE(::access((md + "/modpop3d-lock").c_str(), F_OK), 0);
 }
 
 TEST(MaildirLock, StaleLockIsBrokenAndKeepaliveRefreshes)
