@@ -273,7 +273,8 @@ int32_t Maildir::open(const char *location)
                            location_.c_str(), broke.c_str());
             break;
         case SessionLock::Result::busy:
-            host_->log(ictx_, MODPOP3D_LOG_INFO, "event=locked maildir=\"%s\"", location_.c_str());
+            // Debug: the core retries open() while a login waits.
+            host_->log(ictx_, MODPOP3D_LOG_DEBUG, "event=locked maildir=\"%s\"", location_.c_str());
             return MODPOP3D_E_LOCKED;
         case SessionLock::Result::error:
             host_->log(ictx_, MODPOP3D_LOG_ERR, "event=lock_failed maildir=\"%s\" error=\"%s\"",

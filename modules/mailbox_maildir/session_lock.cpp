@@ -68,24 +68,23 @@ SessionLock::Result SessionLock::acquire(int dirfd, const std::string &unique, i
             result = Result::error;
             break;
         }
+        struct stat lk;
+        lockowner::Owner owner;
+        std::string why = "unreadable lock";
+        lockowner::Verdict v = lockowner::Verdict::unknown;
         UniqueFd lfd(
             ::openat(dirfd, kLockName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-        if (!lfd.valid()) {
+        int stat_rc = lfd.valid() ? ::fstat(lfd.get(), &lk)
+                                  : ::fstatat(dirfd, kLockName, &lk, AT_SYMLINK_NOFOLLOW);
+        if (stat_rc != 0) {
             if (errno == ENOENT)
                 continue; // released meanwhile: try again
             err = errno;
             result = Result::error;
             break;
         }
-        struct stat lk;
-        if (::fstat(lfd.get(), &lk) != 0) {
-            err = errno;
-            result = Result::error;
-            break;
-        }
-        lockowner::Owner owner;
-        std::string why;
-        lockowner::Verdict v = lockowner::judge_fd(lfd.get(), owner, why);
+        if (lfd.valid()) // else not ours to read: only its age counts
+            v = lockowner::judge_fd(lfd.get(), owner, why);
         lfd.reset();
         bool stale = v == lockowner::Verdict::dead;
         if (v == lockowner::Verdict::unknown) {

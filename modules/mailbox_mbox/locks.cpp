@@ -156,18 +156,24 @@ LockResult LockSet::try_dotlock(std::string &why)
 
 bool LockSet::break_if_stale(std::string &why)
 {
-    int lfd = open(lockpath_.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (lfd < 0)
-        return errno == ENOENT; // released meanwhile: link again
     struct stat judged;
-    if (fstat(lfd, &judged) != 0) {
-        close(lfd);
-        return false;
-    }
     lockowner::Owner owner;
-    std::string verdict;
-    lockowner::Verdict v = lockowner::judge_fd(lfd, owner, verdict);
-    close(lfd);
+    std::string verdict = "unreadable dotlock";
+    lockowner::Verdict v = lockowner::Verdict::unknown;
+    int lfd = open(lockpath_.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (lfd >= 0) {
+        bool ok = fstat(lfd, &judged) == 0;
+        if (ok)
+            v = lockowner::judge_fd(lfd, owner, verdict);
+        close(lfd);
+        if (!ok)
+            return false;
+    } else if (errno == ENOENT) {
+        return true; // released meanwhile: link again
+    } else if (lstat(lockpath_.c_str(), &judged) != 0) {
+        // Not ours to read (an MDA's mode 0 dotlock): its age still counts.
+        return errno == ENOENT;
+    }
     bool stale = v == lockowner::Verdict::dead;
     if (v == lockowner::Verdict::unknown && cfg_.stale_ms > 0) {
         // The last resort for locks whose owner cannot be asked: their age.

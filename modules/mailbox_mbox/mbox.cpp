@@ -119,7 +119,9 @@ int32_t Mailbox::open(const Config &cfg, const std::string &path, const std::str
         if (lr != LockResult::ok) {
             ::close(fd);
             mb->fd_ = -1;
-            mb->log_(lr == LockResult::busy ? MODPOP3D_LOG_NOTICE : MODPOP3D_LOG_ERR,
+            // Busy is logged at debug: the core retries open() every few
+            // hundred ms while a login waits, and logs the final IN-USE.
+            mb->log_(lr == LockResult::busy ? MODPOP3D_LOG_DEBUG : MODPOP3D_LOG_ERR,
                      "event=lock_failed path=\"" + path + "\" reason=\"" + why + "\"");
             if (lr == LockResult::busy)
                 return MODPOP3D_E_LOCKED;

@@ -91,9 +91,10 @@ std::string boot_id()
 namespace
 {
 
-// proc_stat - the state letter (field 3) and start time (field 22) of a
-// process from /proc/PID/stat; false when it cannot be read.
-bool proc_stat(long pid, char &state, uint64_t &start)
+// proc_stat - the state letter (field 3), thread count (field 20) and start
+// time (field 22) of a process from /proc/PID/stat; false when it cannot be
+// read.
+bool proc_stat(long pid, char &state, uint64_t &threads, uint64_t &start)
 {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -112,6 +113,8 @@ bool proc_stat(long pid, char &state, uint64_t &start)
             end = s.size();
         if (field == 3)
             state = end > pos ? s[pos] : '?';
+        if (field == 20 && !parse_u64(s.substr(pos, end - pos), threads))
+            return false;
         if (field == 22)
             return parse_u64(s.substr(pos, end - pos), start);
         pos = end;
@@ -124,8 +127,8 @@ bool proc_stat(long pid, char &state, uint64_t &start)
 uint64_t start_time(long pid)
 {
     char state = 0;
-    uint64_t start = 0;
-    return proc_stat(pid, state, start) ? start : 0;
+    uint64_t threads = 0, start = 0;
+    return proc_stat(pid, state, threads, start) ? start : 0;
 }
 
 Owner self()
@@ -240,13 +243,15 @@ Verdict judge(const Owner &o, std::string &why)
     }
     // The pid exists (kill succeeded, or EPERM: another user's process).
     char state = 0;
-    uint64_t now = 0;
-    if (!proc_stat(o.pid, state, now)) {
+    uint64_t threads = 0, now = 0;
+    if (!proc_stat(o.pid, state, threads, now)) {
         why = "owner pid " + pid + " exists";
         return Verdict::alive; // /proc hidden from us: assume the worst
     }
-    if (state == 'Z' || state == 'X') {
+    if ((state == 'Z' || state == 'X') && threads <= 1) {
         // Killed, not yet reaped by its parent: it holds nothing any more.
+        // (A main thread that exited alone also shows 'Z', but its process
+        // still counts its other threads.)
         why = "owner pid " + pid + " has exited";
         return Verdict::dead;
     }

@@ -184,6 +184,28 @@ TEST_F(Safety, ReusedPidIsStale)
     EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "reused"));
 }
 
+TEST_F(Safety, KilledButUnreapedOwnerIsStale)
+{
+    // A worker killed with -9 is a zombie until the master reaps it.
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "0"}}));
+    lockrec::Sleeper child;
+    uint64_t start = 0;
+    for (int i = 0; i < 200 && start == 0; ++i)
+        start = lockrec::start_of(child.pid);
+    ASSERT_NE(start, 0u);
+    write_file(box + ".lock", lockrec::record(child.pid, lockrec::host(), lockrec::boot(), start));
+    EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED);
+    ASSERT_EQ(kill(child.pid, SIGKILL), 0);
+    siginfo_t si{};
+    // Wait for the death without reaping it (WNOWAIT keeps the zombie).
+    ASSERT_EQ(waitid(P_PID, static_cast<id_t>(child.pid), &si, WEXITED | WNOWAIT), 0);
+    ASSERT_EQ(kill(child.pid, 0), 0) << "still a zombie";
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "has exited"));
+}
+
 TEST_F(Safety, EarlierBootIsStale)
 {
     write_file(box, make_box(1));
