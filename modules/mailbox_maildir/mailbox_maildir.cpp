@@ -27,12 +27,16 @@ const modpop3d_conf_item kSchema[] = {
      "qmail-pop3d), tpop3d (hex MD5 of that name, as tpop3d's maildir driver) or dovecot "
      "(Dovecot's default UIDL from dovecot-uidlist, else basename).",
      "basename|tpop3d|dovecot", 0, 0},
-    {"exclusive-lock", MODPOP3D_CONF_BOOL, 0, "no",
-     "Allow one POP3 session per maildir at a time, using an NFS-safe lock file in the maildir.",
+    {"exclusive-lock", MODPOP3D_CONF_BOOL, 0, "yes",
+     "Allow one POP3 session per maildir at a time, using an NFS-safe lock file in the maildir "
+     "(no: sessions share the maildir, and two sessions of one user can both download a "
+     "message).",
      nullptr, 0, 0},
     {"lock-stale-age", MODPOP3D_CONF_DURATION, 0, "30m",
-     "A session lock not refreshed for this long is left by a dead session and is broken.", nullptr,
-     60000, 86400000},
+     "A session lock whose owner cannot be checked (another host's, or one without an owner "
+     "record) not refreshed for this long is broken; a dead session's lock on this host is "
+     "broken at once.",
+     nullptr, 60000, 86400000},
     {"size-cache", MODPOP3D_CONF_BOOL, 0, "yes",
      "Keep exact POP3 sizes in the file modpop3d-cache in the maildir, so that later logins "
      "read no message bodies.",

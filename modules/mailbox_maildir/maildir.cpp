@@ -263,16 +263,18 @@ int32_t Maildir::open(const char *location)
         return st_tmp;
 
     if (opt_.exclusive_lock) {
-        bool broke = false;
+        std::string broke;
         int err = 0;
         switch (lock_.acquire(dir_fd_.get(), random_hex(), opt_.lock_stale_sec, broke, err)) {
         case SessionLock::Result::taken:
-            if (broke)
-                host_->log(ictx_, MODPOP3D_LOG_WARNING, "event=stale_lock_broken maildir=\"%s\"",
-                           location_.c_str());
+            if (!broke.empty())
+                host_->log(ictx_, MODPOP3D_LOG_WARNING,
+                           "event=stale_lock_broken maildir=\"%s\" reason=\"%s\"",
+                           location_.c_str(), broke.c_str());
             break;
         case SessionLock::Result::busy:
-            host_->log(ictx_, MODPOP3D_LOG_INFO, "event=locked maildir=\"%s\"", location_.c_str());
+            // Debug: the core retries open() while a login waits.
+            host_->log(ictx_, MODPOP3D_LOG_DEBUG, "event=locked maildir=\"%s\"", location_.c_str());
             return MODPOP3D_E_LOCKED;
         case SessionLock::Result::error:
             host_->log(ictx_, MODPOP3D_LOG_ERR, "event=lock_failed maildir=\"%s\" error=\"%s\"",

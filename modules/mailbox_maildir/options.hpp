@@ -11,7 +11,7 @@ namespace mailbox_maildir
 
 struct Options {
     UidlFormat uidl_format = UidlFormat::basename;
-    bool exclusive_lock = false;
+    bool exclusive_lock = true; // safe by default: no duplicate downloads
     int64_t lock_stale_sec = 1800;
     bool size_cache = true;
     bool trust_w_size = true;

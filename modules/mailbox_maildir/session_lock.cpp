@@ -1,8 +1,11 @@
-// session_lock.cpp - link(2)-based exclusive lock with stale-lock recovery.
+// session_lock.cpp - link(2)-based exclusive lock with stale-lock recovery
+// by owner (lock_owner.hpp), the age rule only for owners that cannot be
+// asked.
 #include "session_lock.hpp"
 
+#include "lock_owner.hpp"
+
 #include <cerrno>
-#include <cstdio>
 #include <ctime>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -29,9 +32,10 @@ std::string host_name()
 } // namespace
 
 SessionLock::Result SessionLock::acquire(int dirfd, const std::string &unique, int64_t stale_sec,
-                                         bool &broke, int &err)
+                                         std::string &broke, int &err)
 {
-    broke = false;
+    namespace lockowner = modpop3d::lockowner;
+    broke.clear();
     err = 0;
     std::string mine = std::string(kLockName) + "." + host_name() + "." +
                        std::to_string(::getpid()) + "." + unique;
@@ -41,18 +45,17 @@ SessionLock::Result SessionLock::acquire(int dirfd, const std::string &unique, i
         err = errno;
         return Result::error;
     }
-    char text[64];
-    int n = std::snprintf(text, sizeof text, "%ld %lld\n", static_cast<long>(::getpid()),
-                          static_cast<long long>(::time(nullptr)));
-    if (::write(fd.get(), text, std::size_t(n)) != n) {
+    const std::string record = lockowner::text(lockowner::self());
+    if (::write(fd.get(), record.data(), record.size()) != static_cast<ssize_t>(record.size())) {
         err = errno != 0 ? errno : EIO;
         ::unlinkat(dirfd, mine.c_str(), 0);
         return Result::error;
     }
 
     Result result = Result::busy;
-    // Two rounds at most: the second one after breaking a stale lock.
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    // Three rounds at most: after a lock vanished or was broken as stale,
+    // linking is tried again. Nothing here waits.
+    for (int attempt = 0; attempt < 3; ++attempt) {
         int rc = ::linkat(dirfd, mine.c_str(), dirfd, kLockName, 0);
         int link_errno = errno;
         struct stat st;
@@ -66,14 +69,33 @@ SessionLock::Result SessionLock::acquire(int dirfd, const std::string &unique, i
             break;
         }
         struct stat lk;
-        if (::fstatat(dirfd, kLockName, &lk, AT_SYMLINK_NOFOLLOW) != 0) {
+        lockowner::Owner owner;
+        std::string why = "unreadable lock";
+        lockowner::Verdict v = lockowner::Verdict::unknown;
+        UniqueFd lfd(
+            ::openat(dirfd, kLockName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+        int stat_rc = lfd.valid() ? ::fstat(lfd.get(), &lk)
+                                  : ::fstatat(dirfd, kLockName, &lk, AT_SYMLINK_NOFOLLOW);
+        if (stat_rc != 0) {
             if (errno == ENOENT)
                 continue; // released meanwhile: try again
             err = errno;
             result = Result::error;
             break;
         }
-        if (attempt > 0 || ::time(nullptr) - lk.st_mtim.tv_sec <= stale_sec)
+        if (lfd.valid()) // else not ours to read: only its age counts
+            v = lockowner::judge_fd(lfd.get(), owner, why);
+        lfd.reset();
+        bool stale = v == lockowner::Verdict::dead;
+        if (v == lockowner::Verdict::unknown) {
+            // The last resort for an owner that cannot be asked: the age.
+            int64_t age = ::time(nullptr) - lk.st_mtim.tv_sec;
+            if (age > stale_sec) {
+                stale = true;
+                why += ", not refreshed for " + std::to_string(age) + "s";
+            }
+        }
+        if (!stale)
             break; // held by a live session
         // Stale. Move it aside atomically, then make sure we moved the inode we
         // judged; a fresh lock that raced in is put back.
@@ -88,7 +110,9 @@ SessionLock::Result SessionLock::acquire(int dirfd, const std::string &unique, i
             break;
         }
         ::unlinkat(dirfd, aside.c_str(), 0);
-        broke = true;
+        if (!broke.empty())
+            broke += "; ";
+        broke += why;
     }
     ::unlinkat(dirfd, mine.c_str(), 0);
     if (result == Result::taken) {

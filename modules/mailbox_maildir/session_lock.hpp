@@ -5,10 +5,15 @@
 // link(2) it to "modpop3d-lock"; success is a 0 return or, because link's
 // answer can be lost on NFS, a link count of 2 on the unique file. The unique
 // name is then removed; an open descriptor on the lock inode stays with us.
-// keepalive() refreshes the lock's mtime. A lock whose mtime is older than the
-// stale age belongs to a dead session: it is moved aside with rename(2) (atomic
-// even on NFS), checked to be the very inode that was judged stale (put back
-// otherwise) and removed, then taking the lock is tried again.
+// The file holds the owner's record (lock_owner.hpp). A held lock whose owner
+// is dead (this host, this boot, pid gone or reused; or an earlier boot) is
+// stale at once; only when the owner cannot be asked (another host, a file
+// without a record) does its age decide: keepalive() refreshes the lock's
+// mtime, so one not refreshed for the stale age was left by a dead session.
+// A stale lock is moved aside with rename(2) (atomic even on NFS), checked to
+// be the very inode that was judged stale (put back otherwise) and removed,
+// then taking the lock is tried again. acquire() never sleeps: a live lock is
+// "busy" at once, and the core retries.
 #pragma once
 
 #include "unique_fd.hpp"
@@ -33,9 +38,11 @@ class SessionLock
     SessionLock &operator=(const SessionLock &) = delete;
 
     // acquire - `unique` is a random suffix for the temporary names; `stale_sec`
-    // the age after which a lock is broken; `broke` is set when a stale lock
-    // was broken. On error `err` holds the errno value.
-    Result acquire(int dirfd, const std::string &unique, int64_t stale_sec, bool &broke, int &err);
+    // the age after which a lock whose owner cannot be asked is broken;
+    // `broke` says why a stale lock was broken ("" if none). On error `err`
+    // holds the errno value.
+    Result acquire(int dirfd, const std::string &unique, int64_t stale_sec, std::string &broke,
+                   int &err);
     // refresh - touch the lock; false when it is no longer ours.
     bool refresh();
     // release - remove the lock if it is still ours.

@@ -5,20 +5,27 @@
 // do, but belong to our descriptor, so two sessions inside one process (the
 // virtual-mail fast path) exclude each other, and closing an unrelated
 // descriptor of the same file cannot drop our lock.
+//
+// A dotlock found held is judged by its owner record (lock_owner.hpp): a
+// dead owner's lock is broken at once; the age rule (dotlock-stale) is only
+// for locks whose owner cannot be asked.
 #include "locks.hpp"
 
+#include "lock_owner.hpp"
+
 #include <cerrno>
-#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <thread>
 #include <time.h>
 #include <unistd.h>
 
 namespace mbox
 {
+namespace lockowner = modpop3d::lockowner;
+
 namespace
 {
 
@@ -32,6 +39,18 @@ uint64_t now_ms()
 std::string errstr(const char *what, int e)
 {
     return std::string(what) + ": " + std::strerror(e);
+}
+
+// host_for_name - the host name as a file name part.
+std::string host_for_name()
+{
+    char host[64] = "localhost";
+    (void)gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; ++c)
+        if (*c == '/' || *c == '.')
+            *c = '_';
+    return host;
 }
 
 unsigned next_random()
@@ -92,16 +111,12 @@ LockResult LockSet::try_dotlock(std::string &why)
 {
     // A unique "hitching post" in the same directory, linked to NAME.lock.
     // link() may report failure over NFS although it worked, so success is
-    // decided by the post's link count (2 = the lock is ours).
-    char host[64] = "localhost";
-    (void)gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    for (char *c = host; *c; ++c)
-        if (*c == '/' || *c == '.')
-            *c = '_';
+    // decided by the post's link count (2 = the lock is ours). The post
+    // carries our owner record, so whoever finds the lock can tell whether
+    // we still run.
     char suffix[160];
-    std::snprintf(suffix, sizeof suffix, ".%s.%ld.%x", host, static_cast<long>(getpid()),
-                  next_random());
+    std::snprintf(suffix, sizeof suffix, ".%s.%ld.%x", host_for_name().c_str(),
+                  static_cast<long>(getpid()), next_random());
     std::string post = lockpath_ + suffix;
     int pfd = open(post.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (pfd < 0) {
@@ -109,44 +124,92 @@ LockResult LockSet::try_dotlock(std::string &why)
         why = errstr("create dotlock", e);
         return (e == EACCES || e == EPERM || e == EROFS) ? LockResult::perm : LockResult::io;
     }
-    char pid[32];
-    int n = std::snprintf(pid, sizeof pid, "%ld\n", static_cast<long>(getpid()));
-    ssize_t wr = write(pfd, pid, static_cast<std::size_t>(n));
+    const std::string record = lockowner::text(lockowner::self());
+    ssize_t wr = write(pfd, record.data(), record.size());
     close(pfd);
-    if (wr != n) {
+    if (wr != static_cast<ssize_t>(record.size())) {
         unlink(post.c_str());
         why = "write dotlock: short write";
         return LockResult::io;
     }
-    (void)link(post.c_str(), lockpath_.c_str());
-    struct stat st;
-    bool ours = lstat(post.c_str(), &st) == 0 && st.st_nlink == 2;
+    // Three rounds at most: a lock that vanishes or is broken as stale is
+    // followed by one more link; none of them waits.
+    LockResult res = LockResult::busy;
+    for (int round = 0; round < 3; ++round) {
+        (void)link(post.c_str(), lockpath_.c_str());
+        struct stat st;
+        if (lstat(post.c_str(), &st) == 0 && st.st_nlink == 2) {
+            struct stat lst;
+            if (lstat(lockpath_.c_str(), &lst) == 0) {
+                lock_dev_ = lst.st_dev;
+                lock_ino_ = lst.st_ino;
+            }
+            res = LockResult::ok;
+            break;
+        }
+        if (!break_if_stale(why))
+            break;
+    }
     unlink(post.c_str());
-    if (ours) {
-        struct stat lst;
-        if (lstat(lockpath_.c_str(), &lst) == 0) {
-            lock_dev_ = lst.st_dev;
-            lock_ino_ = lst.st_ino;
-        }
-        return LockResult::ok;
+    return res;
+}
+
+bool LockSet::break_if_stale(std::string &why)
+{
+    struct stat judged;
+    lockowner::Owner owner;
+    std::string verdict = "unreadable dotlock";
+    lockowner::Verdict v = lockowner::Verdict::unknown;
+    int lfd = open(lockpath_.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (lfd >= 0) {
+        bool ok = fstat(lfd, &judged) == 0;
+        if (ok)
+            v = lockowner::judge_fd(lfd, owner, verdict);
+        close(lfd);
+        if (!ok)
+            return false;
+    } else if (errno == ENOENT) {
+        return true; // released meanwhile: link again
+    } else if (lstat(lockpath_.c_str(), &judged) != 0) {
+        // Not ours to read (an MDA's mode 0 dotlock): its age still counts.
+        return errno == ENOENT;
     }
-    // Held by someone else: is it stale?
-    struct stat lst;
-    if (lstat(lockpath_.c_str(), &lst) != 0)
-        return LockResult::busy; // vanished: the caller retries
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t age_ms = (static_cast<int64_t>(now.tv_sec) - lst.st_mtim.tv_sec) * 1000;
-    if (cfg_.stale_ms > 0 && age_ms > static_cast<int64_t>(cfg_.stale_ms)) {
-        // Re-check it is still the same stale file before removing it.
-        struct stat again;
-        if (lstat(lockpath_.c_str(), &again) == 0 && again.st_ino == lst.st_ino &&
-            again.st_mtim.tv_sec == lst.st_mtim.tv_sec) {
-            unlink(lockpath_.c_str());
-            why = "removed a stale dotlock";
+    bool stale = v == lockowner::Verdict::dead;
+    if (v == lockowner::Verdict::unknown && cfg_.stale_ms > 0) {
+        // The last resort for locks whose owner cannot be asked: their age.
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t age_ms = (static_cast<int64_t>(now.tv_sec) - judged.st_mtim.tv_sec) * 1000;
+        if (age_ms > static_cast<int64_t>(cfg_.stale_ms)) {
+            stale = true;
+            verdict += ", untouched for " + std::to_string(age_ms / 1000) + "s";
         }
     }
-    return LockResult::busy;
+    if (!stale) {
+        why = "dotlock held: " + verdict;
+        return false;
+    }
+    // Move it aside atomically (rename is atomic even on NFS), then make sure
+    // the inode moved is the one judged; a lock taken meanwhile is put back.
+    char suffix[64];
+    std::snprintf(suffix, sizeof suffix, ".stale.%ld.%x", static_cast<long>(getpid()),
+                  next_random());
+    std::string aside = lockpath_ + suffix;
+    if (rename(lockpath_.c_str(), aside.c_str()) != 0)
+        return errno == ENOENT; // someone else removed it: link again
+    struct stat moved;
+    if (lstat(aside.c_str(), &moved) != 0 || moved.st_ino != judged.st_ino ||
+        moved.st_dev != judged.st_dev) {
+        (void)link(aside.c_str(), lockpath_.c_str());
+        unlink(aside.c_str());
+        why = "dotlock changed while it was judged";
+        return false;
+    }
+    unlink(aside.c_str());
+    if (!broke_.empty())
+        broke_ += "; ";
+    broke_ += verdict;
+    return true;
 }
 
 LockResult LockSet::try_one(LockKind k, std::string &why)
@@ -194,41 +257,31 @@ void LockSet::drop_one(LockKind k)
 }
 
 LockResult LockSet::acquire(const std::string &path, int fd, const LockConfig &cfg,
-                            std::string &why)
+                            std::string &why, std::string &broke)
 {
     release();
     path_ = path;
     lockpath_ = path + ".lock";
     fd_ = fd;
     cfg_ = cfg;
-    uint64_t deadline = now_ms() + cfg.timeout_ms;
-    uint64_t delay = 20;
-    for (;;) {
-        LockResult res = LockResult::ok;
-        for (auto k : cfg.order) {
-            res = try_one(k, why);
-            if (res != LockResult::ok)
-                break;
-            held_.push_back(k);
-        }
-        if (res == LockResult::ok)
-            return res;
-        // Never sit on some locks while waiting for others: that is how
-        // deadlocks with an MDA using another order happen.
-        release();
-        fd_ = fd;
-        if (res != LockResult::busy)
-            return res;
-        uint64_t now = now_ms();
-        if (now >= deadline) {
-            if (why.empty())
-                why = "locked by another process";
-            return LockResult::busy;
-        }
-        uint64_t wait = std::min<uint64_t>(delay + next_random() % 20, deadline - now);
-        std::this_thread::sleep_for(std::chrono::milliseconds(wait));
-        delay = std::min<uint64_t>(delay * 2, 500);
+    broke_.clear();
+    LockResult res = LockResult::ok;
+    for (auto k : cfg.order) {
+        res = try_one(k, why);
+        if (res != LockResult::ok)
+            break;
+        held_.push_back(k);
     }
+    broke = broke_;
+    if (res == LockResult::ok)
+        return res;
+    // Never sit on some locks while others are busy: that is how deadlocks
+    // with an MDA using another order happen. The core retries later.
+    release();
+    fd_ = fd;
+    if (res == LockResult::busy && why.empty())
+        why = "locked by another process";
+    return res;
 }
 
 void LockSet::release()

@@ -21,9 +21,14 @@ const modpop3d_conf_item schema[] = {
      "flock.",
      nullptr, 0, 0},
     {"lock-timeout", MODPOP3D_CONF_DURATION, 0, "10s",
-     "Total time to keep retrying the locks before answering -ERR [IN-USE].", nullptr, 0, 600000},
+     "Obsolete and ignored: the module never waits for a lock; the core's lock-wait says how "
+     "long a login waits. Accepted so that old configurations still load.",
+     nullptr, 0, 600000},
     {"dotlock-stale", MODPOP3D_CONF_DURATION, 0, "10m",
-     "A dotlock not touched for this long is removed (0: never).", nullptr, 0, 86400000},
+     "A dotlock whose owner cannot be checked (another host's, or an MDA's without an owner "
+     "record) not touched for this long is removed (0: never). A dotlock of a dead modpop3d "
+     "session on this host is removed at once.",
+     nullptr, 0, 86400000},
     {"uidl-style", MODPOP3D_CONF_ENUM, 0, "modpop3d",
      "modpop3d: MD5 of the From_ line, the headers and the body length; tpop3d: MD5 of the "
      "first 512 bytes, as tpop3d computed it.",
@@ -94,6 +99,11 @@ int32_t conf_check(const modpop3d_host *host, const modpop3d_conf *conf) noexcep
             host->log(nullptr, MODPOP3D_LOG_WARNING,
                       "event=config_warning key=locking text=\"commit replaces the file; it is "
                       "only safe when every writer takes the dotlock first\"");
+        int64_t timeout = 0;
+        if (host->conf_int(conf, "lock-timeout", &timeout) == MODPOP3D_OK && timeout != 10000)
+            host->log(nullptr, MODPOP3D_LOG_WARNING,
+                      "event=config_warning key=lock-timeout text=\"ignored: the module no "
+                      "longer waits for locks; set the core's lock-wait instead\"");
         return MODPOP3D_OK;
     });
 }
@@ -113,8 +123,6 @@ int32_t instance_new(const modpop3d_host *host, const modpop3d_conf *conf, modpo
         if (parse_locks(host, conf, inst->cfg.locks.order, true) != MODPOP3D_OK)
             return MODPOP3D_E_CONFIG;
         int64_t v = 0;
-        if (host->conf_int(conf, "lock-timeout", &v) == MODPOP3D_OK)
-            inst->cfg.locks.timeout_ms = static_cast<uint64_t>(v);
         if (host->conf_int(conf, "dotlock-stale", &v) == MODPOP3D_OK)
             inst->cfg.locks.stale_ms = static_cast<uint64_t>(v);
         int32_t b = 1;

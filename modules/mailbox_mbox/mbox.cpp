@@ -75,8 +75,10 @@ int32_t Mailbox::open(const Config &cfg, const std::string &path, const std::str
     mb->index_path_ = cfg.index ? index_path : std::string();
     mb->log_ = std::move(log);
 
-    // The file can be replaced (by another session's commit) while we wait
-    // for the locks; then the locks we got are on a dead inode: start again.
+    // The file can be replaced (by another session's commit) between open
+    // and locking; then the locks we got are on a dead inode: start again.
+    // Nothing here sleeps: a busy lock returns MODPOP3D_E_LOCKED at once and
+    // the core retries from its event loop.
     for (int attempt = 0; attempt < 5; ++attempt) {
         int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
@@ -109,19 +111,22 @@ int32_t Mailbox::open(const Config &cfg, const std::string &path, const std::str
         if (fl >= 0)
             (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
         mb->fd_ = fd;
-        std::string why;
-        LockResult lr = mb->locks_.acquire(path, fd, cfg.locks, why);
+        std::string why, broke;
+        LockResult lr = mb->locks_.acquire(path, fd, cfg.locks, why, broke);
+        if (!broke.empty())
+            mb->log_(MODPOP3D_LOG_WARNING,
+                     "event=stale_lock_broken path=\"" + path + ".lock\" reason=\"" + broke + "\"");
         if (lr != LockResult::ok) {
             ::close(fd);
             mb->fd_ = -1;
-            mb->log_(lr == LockResult::busy ? MODPOP3D_LOG_NOTICE : MODPOP3D_LOG_ERR,
+            // Busy is logged at debug: the core retries open() every few
+            // hundred ms while a login waits, and logs the final IN-USE.
+            mb->log_(lr == LockResult::busy ? MODPOP3D_LOG_DEBUG : MODPOP3D_LOG_ERR,
                      "event=lock_failed path=\"" + path + "\" reason=\"" + why + "\"");
             if (lr == LockResult::busy)
                 return MODPOP3D_E_LOCKED;
             return lr == LockResult::perm ? MODPOP3D_E_PERM : MODPOP3D_E_IO;
         }
-        if (!why.empty())
-            mb->log_(MODPOP3D_LOG_WARNING, "event=lock path=\"" + path + "\" note=\"" + why + "\"");
         struct stat now;
         if (::lstat(path.c_str(), &now) == 0 && now.st_dev == st.st_dev &&
             now.st_ino == st.st_ino) {

@@ -149,6 +149,10 @@ class Mbox
     uint32_t scan()
     {
         uint32_t n = 0;
+        if (mbox_ == nullptr) { // e.g. refused as locked: fail, do not crash
+            ADD_FAILURE() << "scan() on a mailbox that did not open: status " << status_;
+            return 0;
+        }
         EXPECT_EQ(ops().scan(mbox_, &n), MODPOP3D_OK);
         return n;
     }
@@ -156,6 +160,11 @@ class Mbox
     {
         modpop3d_msg_info mi{};
         mi.struct_size = sizeof mi;
+        mi.uidl = "";
+        if (mbox_ == nullptr) {
+            ADD_FAILURE() << "info() on a mailbox that did not open: status " << status_;
+            return mi;
+        }
         EXPECT_EQ(ops().info(mbox_, i, &mi), MODPOP3D_OK);
         return mi;
     }
@@ -167,6 +176,8 @@ class Mbox
         c.count = uint32_t(deleted.size());
         c.deleted = deleted.data();
         c.retrieved = retrieved.data();
+        if (mbox_ == nullptr)
+            return status_;
         return ops().commit(mbox_, &c);
     }
 

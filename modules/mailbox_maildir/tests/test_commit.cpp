@@ -82,6 +82,7 @@ TEST(MaildirCommit, MaildirsizeGetsANegativeLine)
 
     // No maildirsize, no quota: none is created.
     ::unlink((md + "/maildirsize").c_str());
+    mb.close(); // the session lock (on by default) admits one session at a time
     Mbox mb2(mod, md);
     ASSERT_EQ(mb2.scan(), 1u);
     ASSERT_EQ(mb2.commit({1}, {0}), MODPOP3D_OK);

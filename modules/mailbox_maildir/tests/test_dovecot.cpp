@@ -173,6 +173,7 @@ TEST(MaildirDovecot, FallbackNeverLooksLikeADovecotUidl)
                             [](const std::string &s) { return s.rfind("md5:", 0) == 0; }),
               1);
     // Other formats are unaffected by dovecot-uidlist.
+    mb.close(); // the session lock (on by default) admits one session at a time
     LoadedModule plain(module_path(), {});
     Mbox mb2(plain, md);
     ASSERT_EQ(mb2.scan(), 2u);

@@ -1,7 +1,9 @@
 // test_safety.cpp - open-time checks (missing, symlinked, foreign maildirs),
 // refused message files, the exclusive session lock and tmp/ cleanup.
+#include "lock_records.hpp"
 #include "maildir_fixture.hpp"
 
+#include <chrono>
 #include <sys/types.h>
 
 using namespace maildir_test;
@@ -121,11 +123,24 @@ TEST(MaildirLock, SecondSessionIsLockedOut)
     Mbox third(mod, md);
     EXPECT_EQ(third.status(), MODPOP3D_OK);
 
-    // Without exclusive-lock, sessions share the maildir.
-    LoadedModule shared(module_path(), {});
+    third.close();
+
+    // The lock is the default: a second session of the same maildir is
+    // refused (the core answers -ERR [IN-USE]).
+    LoadedModule defaults(module_path(), {});
+    {
+        Mbox a(defaults, md), b(defaults, md);
+        EXPECT_EQ(a.status(), MODPOP3D_OK);
+        EXPECT_EQ(b.status(), MODPOP3D_E_LOCKED);
+    }
+
+    // The documented lock-free mode: with exclusive-lock: no, sessions share
+    // the maildir (and no lock file is made).
+    LoadedModule shared(module_path(), {{"exclusive-lock", "no"}});
     Mbox a(shared, md), b(shared, md);
     EXPECT_EQ(a.status(), MODPOP3D_OK);
     EXPECT_EQ(b.status(), MODPOP3D_OK);
+    EXPECT_NE(::access((md + "/modpop3d-lock").c_str(), F_OK), 0);
 }
 
 TEST(MaildirLock, StaleLockIsBrokenAndKeepaliveRefreshes)
@@ -161,6 +176,127 @@ TEST(MaildirLock, StaleLockIsBrokenAndKeepaliveRefreshes)
     EXPECT_EQ(mb.ops().keepalive(mb.get()), MODPOP3D_E_LOCKED);
     mb.close();
     EXPECT_EQ(read_file(lock), "12345 0\n");
+}
+
+// ---- stale session locks judged by their owner -----------------------------
+
+namespace
+{
+
+struct LockedMaildir {
+    TempDir t;
+    std::string md = make_maildir(t.path() + "/Maildir");
+    std::string lock = md + "/modpop3d-lock";
+};
+
+long running_start(const lockrec::Sleeper &child)
+{
+    uint64_t start = 0;
+    for (int i = 0; i < 200 && start == 0; ++i)
+        start = lockrec::start_of(child.pid);
+    return static_cast<long>(start);
+}
+
+} // namespace
+
+TEST(MaildirLock, OurLockRecordsItsOwner)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {});
+    Mbox mb(mod, m.md);
+    ASSERT_EQ(mb.status(), MODPOP3D_OK);
+    EXPECT_EQ(read_file(m.lock), lockrec::record(getpid(), lockrec::host(), lockrec::boot(),
+                                                 lockrec::start_of(getpid())));
+}
+
+TEST(MaildirLock, DeadOwnersLockIsBrokenAtOnceAndLogged)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {{"lock-stale-age", "1d"}});
+    long pid = lockrec::dead_pid();
+    write_file(m.lock, lockrec::record(pid, lockrec::host(), lockrec::boot(), 4242));
+    Mbox mb(mod, m.md);
+    ASSERT_EQ(mb.status(), MODPOP3D_OK);
+    EXPECT_TRUE(log_has(mod, {"event=stale_lock_broken",
+                              "owner pid " + std::to_string(pid) + " no longer exists"}));
+    EXPECT_EQ(read_file(m.lock).substr(0, std::to_string(getpid()).size() + 1),
+              std::to_string(getpid()) + "\n");
+    for (const std::string &n : list_dir(m.md))
+        EXPECT_TRUE(n == "modpop3d-lock" || n.find("modpop3d-lock") == std::string::npos) << n;
+}
+
+TEST(MaildirLock, LiveOwnerIsRespectedWhateverTheAge)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {{"lock-stale-age", "5m"}});
+    lockrec::Sleeper child;
+    long start = running_start(child);
+    ASSERT_NE(start, 0);
+    const std::string rec =
+        lockrec::record(child.pid, lockrec::host(), lockrec::boot(), static_cast<uint64_t>(start));
+    write_file(m.lock, rec);
+    set_mtime(m.lock, ::time(nullptr) - 3600); // older than lock-stale-age
+    EXPECT_EQ(Mbox(mod, m.md).status(), MODPOP3D_E_LOCKED);
+    EXPECT_EQ(read_file(m.lock), rec);
+}
+
+TEST(MaildirLock, ReusedPidAndEarlierBootAreStale)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {{"lock-stale-age", "1d"}});
+    lockrec::Sleeper child;
+    long start = running_start(child);
+    ASSERT_NE(start, 0);
+    write_file(m.lock, lockrec::record(child.pid, lockrec::host(), lockrec::boot(),
+                                       static_cast<uint64_t>(start) + 1000));
+    {
+        Mbox mb(mod, m.md);
+        EXPECT_EQ(mb.status(), MODPOP3D_OK);
+    }
+    EXPECT_TRUE(log_has(mod, {"event=stale_lock_broken", "reused"}));
+    write_file(m.lock, lockrec::record(getpid(), lockrec::host(),
+                                       "00000000-0000-4000-8000-000000000000", 1));
+    {
+        Mbox mb(mod, m.md);
+        EXPECT_EQ(mb.status(), MODPOP3D_OK);
+    }
+    EXPECT_TRUE(log_has(mod, {"event=stale_lock_broken", "earlier boot"}));
+}
+
+TEST(MaildirLock, OtherHostsAndForeignLocksKeepTheAgeRule)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {{"lock-stale-age", "5m"}});
+    long dead = lockrec::dead_pid();
+    const std::string other = lockrec::record(dead, "other-host.example", lockrec::boot(), 1);
+    const std::string old_format = std::to_string(dead) + " 1700000000\n"; // modpop3d before
+    for (const std::string &content : {other, old_format, std::string()}) {
+        write_file(m.lock, content);
+        EXPECT_EQ(Mbox(mod, m.md).status(), MODPOP3D_E_LOCKED) << content;
+        set_mtime(m.lock, ::time(nullptr) - 240);
+        EXPECT_EQ(Mbox(mod, m.md).status(), MODPOP3D_E_LOCKED) << content;
+        EXPECT_EQ(read_file(m.lock), content);
+        set_mtime(m.lock, ::time(nullptr) - 600);
+        Mbox mb(mod, m.md);
+        EXPECT_EQ(mb.status(), MODPOP3D_OK) << content;
+    }
+    EXPECT_TRUE(log_has(mod, {"event=stale_lock_broken", "on host other-host.example"}));
+}
+
+TEST(MaildirLock, OpenOnALockedMaildirNeverWaits)
+{
+    LockedMaildir m;
+    LoadedModule mod(module_path(), {});
+    Mbox holder(mod, m.md);
+    ASSERT_EQ(holder.status(), MODPOP3D_OK);
+    for (int i = 0; i < 5; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        EXPECT_EQ(Mbox(mod, m.md).status(), MODPOP3D_E_LOCKED);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+        EXPECT_LT(ms, 250); // generous: one attempt, no retries inside open()
+    }
 }
 
 TEST(MaildirTmp, OldTmpFilesAreCleanedAtOpen)

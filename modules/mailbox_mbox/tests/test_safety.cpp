@@ -1,8 +1,10 @@
 // test_safety.cpp - locking, commit semantics, kill -9 and ENOSPC at every
 // commit step, and concurrent delivery, for mailbox_mbox.
+#include "lock_records.hpp"
 #include "mbox_test_util.hpp"
 
 #include <chrono>
+#include <dirent.h>
 #include <set>
 #include <signal.h>
 #include <sys/time.h>
@@ -86,6 +88,206 @@ TEST_F(Safety, FreshDotlockLocksStaleDotlockIsRemoved)
     EXPECT_EQ(o.status, MODPOP3D_OK);
     o.close();
     EXPECT_FALSE(exists(box + ".lock"));
+}
+
+// ---- stale dotlocks judged by their owner ----------------------------------
+
+namespace
+{
+
+int64_t ms_since(std::chrono::steady_clock::time_point t0)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
+}
+
+bool logged(const LoadedModule &mod, const std::string &a, const std::string &b)
+{
+    for (const std::string &line : mod.log_lines())
+        if (line.find(a) != std::string::npos && line.find(b) != std::string::npos)
+            return true;
+    return false;
+}
+
+} // namespace
+
+TEST_F(Safety, OurDotlockRecordsItsOwner)
+{
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks());
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_EQ(read_file(box + ".lock"), lockrec::record(getpid(), lockrec::host(), lockrec::boot(),
+                                                        lockrec::start_of(getpid())));
+}
+
+TEST_F(Safety, DeadOwnersDotlockIsBrokenAtOnceAndLogged)
+{
+    write_file(box, make_box(1));
+    // dotlock-stale 0: the age rule could never break it.
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "0"}}));
+    long pid = lockrec::dead_pid();
+    write_file(box + ".lock", lockrec::record(pid, lockrec::host(), lockrec::boot(), 12345));
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken",
+                       "owner pid " + std::to_string(pid) + " no longer exists"));
+    // The lock is ours now.
+    EXPECT_EQ(read_file(box + ".lock").substr(0, std::to_string(getpid()).size() + 1),
+              std::to_string(getpid()) + "\n");
+    // Nothing left aside: no moved-aside lock, no hitching post.
+    DIR *d = opendir(dir.path.c_str());
+    ASSERT_NE(d, nullptr);
+    while (struct dirent *e = readdir(d))
+        EXPECT_EQ(std::string(e->d_name).find("lock."), std::string::npos) << e->d_name;
+    closedir(d);
+}
+
+TEST_F(Safety, LiveOwnersDotlockIsRespected)
+{
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "1m"}}));
+    lockrec::Sleeper child;
+    ASSERT_GT(child.pid, 0);
+    uint64_t start = 0;
+    for (int i = 0; i < 200 && start == 0; ++i) // the child's /proc entry is there at once
+        start = lockrec::start_of(child.pid);
+    ASSERT_NE(start, 0u);
+    const std::string rec = lockrec::record(child.pid, lockrec::host(), lockrec::boot(), start);
+    write_file(box + ".lock", rec);
+    age(box + ".lock", 3600); // older than dotlock-stale: the owner rule wins
+    EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED);
+    EXPECT_EQ(read_file(box + ".lock"), rec);
+    // Our own process (another session of this worker) is alive too.
+    const std::string self =
+        lockrec::record(getpid(), lockrec::host(), lockrec::boot(), lockrec::start_of(getpid()));
+    write_file(box + ".lock", self);
+    EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED);
+    EXPECT_EQ(read_file(box + ".lock"), self);
+}
+
+TEST_F(Safety, ReusedPidIsStale)
+{
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "0"}}));
+    lockrec::Sleeper child;
+    uint64_t start = 0;
+    for (int i = 0; i < 200 && start == 0; ++i)
+        start = lockrec::start_of(child.pid);
+    ASSERT_NE(start, 0u);
+    // The pid runs, but a process started at another time held the lock.
+    write_file(box + ".lock",
+               lockrec::record(child.pid, lockrec::host(), lockrec::boot(), start + 1000));
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "reused"));
+}
+
+TEST_F(Safety, KilledButUnreapedOwnerIsStale)
+{
+    // A worker killed with -9 is a zombie until the master reaps it.
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "0"}}));
+    lockrec::Sleeper child;
+    uint64_t start = 0;
+    for (int i = 0; i < 200 && start == 0; ++i)
+        start = lockrec::start_of(child.pid);
+    ASSERT_NE(start, 0u);
+    write_file(box + ".lock", lockrec::record(child.pid, lockrec::host(), lockrec::boot(), start));
+    EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED);
+    ASSERT_EQ(kill(child.pid, SIGKILL), 0);
+    siginfo_t si{};
+    // Wait for the death without reaping it (WNOWAIT keeps the zombie).
+    ASSERT_EQ(waitid(P_PID, static_cast<id_t>(child.pid), &si, WEXITED | WNOWAIT), 0);
+    ASSERT_EQ(kill(child.pid, 0), 0) << "still a zombie";
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "has exited"));
+}
+
+TEST_F(Safety, EarlierBootIsStale)
+{
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "0"}}));
+    // Our own pid, alive - but recorded in another boot of this host.
+    write_file(box + ".lock", lockrec::record(getpid(), lockrec::host(),
+                                              "00000000-0000-4000-8000-000000000000", 1));
+    Open o(mod, box);
+    ASSERT_EQ(o.status, MODPOP3D_OK);
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "earlier boot"));
+}
+
+TEST_F(Safety, OtherHostsAndForeignDotlocksKeepTheAgeRule)
+{
+    write_file(box, make_box(1));
+    LoadedModule mod(modpop3d::testing::module_path(), fast_locks({{"dotlock-stale", "5m"}}));
+    long dead = lockrec::dead_pid();
+    // Another host's lock naming a pid that is not running here: we cannot
+    // ask that host, so only its age counts.
+    const std::string other = lockrec::record(dead, "other-host.example", lockrec::boot(), 1);
+    const std::string empty;                                  // procmail, postfix: an empty dotlock
+    const std::string pid_only = std::to_string(dead) + "\n"; // liblockfile, old modpop3d
+    for (const std::string &content : {other, empty, pid_only}) {
+        write_file(box + ".lock", content);
+        EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED) << content;
+        EXPECT_EQ(read_file(box + ".lock"), content);
+        age(box + ".lock", 240); // younger than 5m: still held
+        EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED) << content;
+        age(box + ".lock", 600);
+        Open o(mod, box);
+        EXPECT_EQ(o.status, MODPOP3D_OK) << content;
+    }
+    EXPECT_TRUE(logged(mod, "event=stale_lock_broken", "on host other-host.example"));
+}
+
+TEST_F(Safety, OpenOnALockedMboxNeverWaits)
+{
+    write_file(box, make_box(1));
+    // lock-timeout is accepted but ignored: open makes one attempt.
+    LoadedModule mod(modpop3d::testing::module_path(), {{"lock-timeout", "10s"}});
+    {
+        Open holder(mod, box);
+        ASSERT_EQ(holder.status, MODPOP3D_OK);
+        for (int i = 0; i < 5; ++i) {
+            auto t0 = std::chrono::steady_clock::now();
+            EXPECT_EQ(Open(mod, box).status, MODPOP3D_E_LOCKED);
+            // Generous: the old module retried here for the whole lock-timeout.
+            EXPECT_LT(ms_since(t0), 250);
+        }
+    }
+    // An MDA's fcntl lock (fcntl first, as postfix without a dotlock).
+    LoadedModule fcntl_first(modpop3d::testing::module_path(),
+                             {{"lock-timeout", "10s"}, {"locking", "fcntl dotlock"}});
+    int go[2], done[2];
+    ASSERT_EQ(pipe(go), 0);
+    ASSERT_EQ(pipe(done), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        int fd = ::open(box.c_str(), O_RDWR);
+        struct flock fl {
+        };
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        char c = fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+        (void)!::write(go[1], &c, 1);
+        (void)!::read(done[0], &c, 1);
+        _exit(0);
+    }
+    char c = 0;
+    ASSERT_EQ(::read(go[0], &c, 1), 1);
+    ASSERT_EQ(c, 'y');
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(Open(fcntl_first, box).status, MODPOP3D_E_LOCKED);
+    EXPECT_LT(ms_since(t0), 250);
+    EXPECT_FALSE(exists(box + ".lock")) << "locks taken are released on LOCKED";
+    ASSERT_EQ(::write(done[1], "x", 1), 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    for (int fd : {go[0], go[1], done[0], done[1]})
+        ::close(fd);
+    EXPECT_EQ(Open(fcntl_first, box).status, MODPOP3D_OK);
 }
 
 TEST_F(Safety, FcntlLockOfAnotherProcess)
@@ -248,9 +450,8 @@ TEST_F(Safety, KillAtEveryCommitStep)
             ASSERT_EQ(WTERMSIG(status), SIGKILL);
             ++killed;
             EXPECT_TRUE(now == original || now == result) << "damaged after kill at step " << k;
-            // The dead session's dotlock stays until it is stale, as with any MDA.
-            if (exists(box + ".lock"))
-                age(box + ".lock", 120);
+            // The dead session's dotlock names a pid that is gone: the next
+            // open below breaks it at once, whatever its age.
         } else {
             ASSERT_TRUE(WIFEXITED(status));
             ASSERT_EQ(WEXITSTATUS(status), 0) << "commit failed without a fault at step " << k;
