@@ -294,53 +294,13 @@ void log_helper_message(const Instance &in, const ao::Decoder &reply)
                      su::printable(*msg, 200).c_str());
 }
 
-// mailbox_from_reply - the spec from "mailbox" (+ "mboxtype"), or the
-// instance's template (rules in tpop3d_reply.hpp).
-bool mailbox_from_reply(const Instance &in, const ao::Decoder &reply, std::string &spec)
-{
-    return modpop3d::tpop3d::mailbox_spec(reply.find("mailbox"), reply.find("mboxtype"), in.mailbox,
-                                          spec);
-}
-
 // accept_reply - turn a result=YES reply into the auth result.
 int32_t accept_reply(Instance &in, const char *user, const ao::Decoder &reply,
                      modpop3d_auth_result *res)
 {
-    const auto invalid = [&](const char *key) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=helper_bad_reply key=%s", key);
-        return MODPOP3D_E_TEMP;
-    };
-    const std::string *uid = reply.find("uid");
-    const std::string *gid = reply.find("gid");
-    if (uid == nullptr)
-        return invalid("uid");
-    if (gid == nullptr)
-        return invalid("gid");
-    // As in tpop3d, the uid must have a passwd entry: it gives $(home).
-    su::Account acct;
-    int err = 0;
-    const su::Found f = su::user_spec(*uid, acct, err);
-    if (f == su::Found::error)
-        return MODPOP3D_E_TEMP;
-    if (f == su::Found::no)
-        return invalid("uid");
-    gid_t g = 0;
-    if (su::group_spec(*gid, g, err) != su::Found::yes)
-        return invalid("gid");
-    if (!su::uid_allowed(acct.uid, in.min_uid)) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                     "event=auth_refused reason=uid_below_min_uid user=\"%s\" uid=%u",
-                     su::printable(user).c_str(), static_cast<unsigned>(acct.uid));
-        return MODPOP3D_E_PERM;
-    }
-    std::string spec;
-    if (!mailbox_from_reply(in, reply, spec))
-        return invalid("mailbox");
-    // "domain" has no place in the modapi v1 result; it is logged only.
-    if (const std::string *dom = reply.find("domain"))
-        in.host->log(in.ictx, MODPOP3D_LOG_DEBUG, "event=helper_domain_ignored domain=\"%s\"",
-                     su::printable(*dom).c_str());
-    return su::set_common(in.host, res, user, acct.uid, g, acct.home, spec);
+    return modpop3d::tpop3d::accept_yes(
+        in.host, in.ictx, "helper", in.min_uid, in.mailbox, user,
+        [&](const char *key) { return reply.find(key); }, res);
 }
 
 // session_pairs - the request keys describing the session (tpop3d names).

@@ -340,42 +340,9 @@ bool run(Instance &in, const std::string &sub, const ap::Pairs &req, ap::Pairs &
 int32_t accept_reply(Instance &in, const char *user, const ap::Pairs &reply,
                      modpop3d_auth_result *res)
 {
-    const auto invalid = [&](const char *key) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=perl_bad_reply key=%s", key);
-        return MODPOP3D_E_TEMP;
-    };
-    const std::string *uid = find(reply, "uid");
-    const std::string *gid = find(reply, "gid");
-    if (uid == nullptr)
-        return invalid("uid");
-    if (gid == nullptr)
-        return invalid("gid");
-    // As in tpop3d, the uid must have a passwd entry: it gives $(home).
-    su::Account acct;
-    int err = 0;
-    const su::Found f = su::user_spec(*uid, acct, err);
-    if (f == su::Found::error)
-        return MODPOP3D_E_TEMP;
-    if (f == su::Found::no)
-        return invalid("uid");
-    gid_t g = 0;
-    if (su::group_spec(*gid, g, err) != su::Found::yes)
-        return invalid("gid");
-    if (!su::uid_allowed(acct.uid, in.min_uid)) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                     "event=auth_refused reason=uid_below_min_uid user=\"%s\" uid=%u",
-                     su::printable(user).c_str(), static_cast<unsigned>(acct.uid));
-        return MODPOP3D_E_PERM;
-    }
-    std::string spec;
-    if (!modpop3d::tpop3d::mailbox_spec(find(reply, "mailbox"), find(reply, "mboxtype"), in.mailbox,
-                                        spec))
-        return invalid("mailbox");
-    // "domain" has no place in the modapi v1 result; it is logged only.
-    if (const std::string *dom = find(reply, "domain"))
-        in.host->log(in.ictx, MODPOP3D_LOG_DEBUG, "event=perl_domain_ignored domain=\"%s\"",
-                     su::printable(*dom).c_str());
-    return su::set_common(in.host, res, user, acct.uid, g, acct.home, spec);
+    return modpop3d::tpop3d::accept_yes(
+        in.host, in.ictx, "perl", in.min_uid, in.mailbox, user,
+        [&](const char *key) { return find(reply, key); }, res);
 }
 
 int32_t verify_plain(void *p, modpop3d_session *session, const char *user, const char *pass,
