@@ -242,14 +242,8 @@ def test_onlogin_once_per_login(real_daemon, workdir):
             assert try_login(c, "alice", "wonderland") == LOGGED_IN_EMPTY
             assert c.cmd("QUIT") == "+OK Logging out (maildrop empty)\r\n"
         d.wait_log(f"event=logout user=alice", timeout=10)
-    # Give a late on_login call a moment, then decide whether the core calls
-    # modapi's on_login at all: the module logs every onlogin call (the
-    # sub's logmsg, or its failure), so silence means no call was made.
-    time.sleep(1.0)
-    if not site.lines("onlogin") and "sub=onlogin" not in d.log_text():
-        pytest.skip("the core does not call auth_ops.on_login yet (documented in modapi "
-                    "auth.h, not called by core/); the module's on_login is covered by the "
-                    "unit test Perl.OnLoginGetsTheSessionAndItsReturnIsIgnored")
+    # The core calls auth_ops.on_login on the auth pool after each login
+    # (AuthChain::run_on_login): exactly once per login.
     wait_for(lambda: len(site.lines("onlogin")) >= 3, "three onlogin calls")
     time.sleep(0.5)
     assert site.lines("onlogin") == ["ONLOGIN alice 127.0.0.1"] * 3
