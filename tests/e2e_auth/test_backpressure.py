@@ -73,7 +73,8 @@ def flood_without_reading(sock, line, limit_bytes, stall_s=2.0, budget_s=30.0):
     return sent
 
 
-def test_capa_flood_without_reading_leaves_the_worker_bounded(real_daemon, workdir):
+def test_capa_flood_without_reading_leaves_the_worker_bounded(live_memory_only, real_daemon,
+                                                              workdir):
     d = real_daemon(maildir_user(workdir, []))
     (worker,) = children(d.proc.pid)
     before = rss_kb(worker)
@@ -94,7 +95,8 @@ def test_capa_flood_without_reading_leaves_the_worker_bounded(real_daemon, workd
         assert got.count(b"+OK Capability list follows\r\n") >= 50
 
 
-def test_uidl_flood_after_login_leaves_the_worker_bounded(real_daemon, workdir):
+def test_uidl_flood_after_login_leaves_the_worker_bounded(live_memory_only, real_daemon,
+                                                          workdir):
     # 100 messages: each UIDL asks for ~3 KB of reply, 500x its size.
     msgs = [(f"{1700000000 + i}.{i}.host", b"Subject: m\r\n\r\nbody\r\n") for i in range(100)]
     d = real_daemon(maildir_user(workdir, msgs))
@@ -112,7 +114,8 @@ def test_uidl_flood_after_login_leaves_the_worker_bounded(real_daemon, workdir):
         assert grown < GROWTH_BOUND_KB, f"worker grew by {grown} KiB after {sent} bytes"
 
 
-def test_slow_reader_of_a_100_mb_message_leaves_the_worker_bounded(real_daemon, workdir):
+def test_slow_reader_of_a_100_mb_message_leaves_the_worker_bounded(live_memory_only, real_daemon,
+                                                                   workdir):
     line = b"x" * 998 + b"\r\n"
     body = b"Subject: big\r\n\r\n" + line * (100 * 1024 * 1024 // len(line))
     d = real_daemon(maildir_user(workdir, [("1700000000.big.host", body)]))

@@ -583,7 +583,8 @@ def test_sighup_reloads_certificates_and_keeps_the_old_on_error(start_daemon, ce
 
 # ---------------------------------------------------------------- bounded memory over TLS
 
-def test_capa_flood_over_tls_without_reading_leaves_the_worker_bounded(tls_daemon):
+def test_capa_flood_over_tls_without_reading_leaves_the_worker_bounded(live_memory_only,
+                                                                       tls_daemon):
     """As in plaintext (e2e_auth/test_backpressure.py): once the replies
     wait unread, the worker stops reading, whatever TLS holds in between."""
     from procs import children
