@@ -48,9 +48,19 @@ def ids(pid, key):
 
 
 def state(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
+    """A process's state letter (R, S, T, Z...), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
     return stat[stat.rindex(")") + 2]
+
+
+def dead(pid):
+    """True once `pid` has exited: reaped (gone from /proc) or a zombie.
+    One read, so a process reaped between two checks cannot raise."""
+    return state(pid) in (None, "Z")
 
 
 def wait_for(what, predicate, timeout=BOUND):

@@ -217,8 +217,7 @@ def test_worker_killed_holding_the_lock(daemons, store, kind):
     os.kill(owner, signal.SIGKILL)
     t0 = time.monotonic()
     c.close()
-    procs.wait_for("the worker gone", lambda: not os.path.exists(f"/proc/{owner}") or
-                   procs.state(owner) == "Z", timeout=5)
+    procs.wait_for("the worker gone", lambda: procs.dead(owner), timeout=5)
     if kind == "maildir":
         # The MDA does not use the session lock: it delivers at once anyway.
         status, took = store.procmail(message(b"during"), rc=store.rc_maildir)
@@ -266,8 +265,7 @@ def test_whole_daemon_killed_holding_both_locks(daemons, store):
     d.proc.wait(timeout=10)
     d.stopped = True
     for p in victims:
-        procs.wait_for(f"{p} gone", lambda p=p: not os.path.exists(f"/proc/{p}") or
-                       procs.state(p) == "Z", timeout=10)
+        procs.wait_for(f"{p} gone", lambda p=p: procs.dead(p), timeout=10)
     for c in sessions:
         c.close()
     assert mbox_lock.exists() and md_lock.exists()  # left behind by kill -9
