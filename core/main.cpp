@@ -2,8 +2,8 @@
 // them, the daemon.
 #include "cli/commands.hpp"
 #include "config/core_config.hpp"
-#include "daemon/inetd.hpp"
-#include "daemon/master.hpp"
+#include "process/inetd.hpp"
+#include "process/master.hpp"
 
 #include <iostream>
 #include <modpop3d/module.h>

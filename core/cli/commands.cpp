@@ -2,9 +2,9 @@
 #include "cli/commands.hpp"
 
 #include "config/core_config.hpp"
-#include "daemon/tls_setup.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
+#include "tls/tls_setup.hpp"
 
 #include <modpop3d/module.h>
 #include <unistd.h>

@@ -4,7 +4,8 @@
 // drives checking, `modpop3d -n`, `modpop3d -M core` and modpop3d.conf(5).
 #include "config/core_config.hpp"
 
-#include "daemon/privileges.hpp"
+#include "config/chroot_dir.hpp"
+#include "util/ascii.hpp"
 #include "util/words.hpp"
 
 #include <cstdlib>
@@ -76,8 +77,7 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.plaintext_auth = str("plaintext-auth");
     c.sasl_mechanisms = util::split_words(str("sasl-mechanisms"), " ,\t");
     for (std::string &word : c.sasl_mechanisms)
-        for (char &ch : word)
-            ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        word = util::ascii_upper(word);
     c.tls_certificate = str("tls-certificate");
     c.tls_key = str("tls-key");
     c.tls_chain = str("tls-chain");
@@ -141,22 +141,22 @@ void check_listeners(const Effective &e, CoreSettings &c, Diagnostics &diags)
         values.emplace_back(c.listen.front(), e.location_of("listen"));
     const bool have_cert = !c.tls_certificate.empty() && !c.tls_key.empty();
     for (const auto &[value, where] : values) {
-        net::ListenSpec spec;
+        address::ListenSpec spec;
         std::string why;
-        if (!net::parse_listen(value, spec, why)) {
+        if (!address::parse_listen(value, spec, why)) {
             diags.error(where, "listen: " + why);
             continue;
         }
         auto &o = spec.options;
-        if (o.tls == net::TlsMode::unset)
-            o.tls = have_cert ? net::TlsMode::stls : net::TlsMode::none;
-        if (o.tls != net::TlsMode::none && o.certificate.empty() && !have_cert) {
+        if (o.tls == address::TlsMode::unset)
+            o.tls = have_cert ? address::TlsMode::stls : address::TlsMode::none;
+        if (o.tls != address::TlsMode::none && o.certificate.empty() && !have_cert) {
             diags.error(where, "listen: " + spec.text +
                                    " uses TLS but has no certificate: set tls-certificate and "
                                    "tls-key, or certificate= and key= on this listener");
             continue;
         }
-        if (o.tls == net::TlsMode::none && (!o.certificate.empty() || o.tls_legacy)) {
+        if (o.tls == address::TlsMode::none && (!o.certificate.empty() || o.tls_legacy)) {
             diags.error(where, "listen: " + spec.text +
                                    " has TLS options but tls=none; drop them or choose tls=stls "
                                    "or tls=implicit");
@@ -195,7 +195,7 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
         diags.error(e.location_of("expire"),
                     "expire: '" + *ex + "' is not a number of days (0-99999) or 'never'");
     if (const std::string *p = e.get("proxy-trusted-networks");
-        p != nullptr && !net::parse_cidr_list(*p, c.proxy_networks, why))
+        p != nullptr && !address::parse_cidr_list(*p, c.proxy_networks, why))
         diags.error(e.location_of("proxy-trusted-networks"), "proxy-trusted-networks: " + why);
     for (const auto &m : c.sasl_mechanisms)
         if (m != "PLAIN" && m != "LOGIN" && m != "CRAM-MD5" && m != "SCRAM-SHA-256" &&
@@ -204,7 +204,7 @@ void check_tls_keys(const Effective &e, CoreSettings &c, Diagnostics &diags)
                         "sasl-mechanisms: unknown mechanism '" + m +
                             "' (known: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-256-PLUS)");
     const std::string *nets = e.get("plaintext-trusted-networks");
-    if (nets != nullptr && !net::parse_cidr_list(*nets, c.plaintext_networks, why))
+    if (nets != nullptr && !address::parse_cidr_list(*nets, c.plaintext_networks, why))
         diags.error(e.location_of("plaintext-trusted-networks"),
                     "plaintext-trusted-networks: " + why);
 }
@@ -215,7 +215,7 @@ void check_login_chroot(const Effective &e, const CoreSettings &c, Diagnostics &
 {
     if (c.login_chroot.empty())
         return;
-    std::string why = daemon::check_chroot_dir(c.login_chroot);
+    std::string why = check_chroot_dir(c.login_chroot);
     if (!why.empty())
         diags.error(e.location_of("login-chroot"), why);
 }

@@ -2,11 +2,11 @@
 // [module] header) and the whole configuration as the daemon uses it.
 #pragma once
 
+#include "address/cidr.hpp"
+#include "address/listen_spec.hpp"
 #include "config/diagnostics.hpp"
 #include "config/parser.hpp"
 #include "config/schema.hpp"
-#include "net/cidr.hpp"
-#include "net/listener.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,8 +18,8 @@ namespace modpop3d::config
 
 // The typed global settings. Durations are in milliseconds.
 struct CoreSettings {
-    std::vector<std::string> listen;        // one entry per "listen:" line
-    std::vector<net::ListenSpec> listeners; // the same, parsed and checked
+    std::vector<std::string> listen;            // one entry per "listen:" line
+    std::vector<address::ListenSpec> listeners; // the same, parsed and checked
     std::string module_dir;
     std::string log_target;            // stderr | syslog
     std::string log_facility = "mail"; // syslog facility (log-facility)
@@ -44,10 +44,10 @@ struct CoreSettings {
     bool commit_on_early_close = false;
     bool apop = false;
     std::string implementation;
-    std::string plaintext_auth;                // tls-or-loopback | tls | always
-    std::vector<std::string> sasl_mechanisms;  // enabled, upper case
-    std::vector<net::Cidr> plaintext_networks; // plaintext-trusted-networks
-    std::vector<net::Cidr> proxy_networks;     // proxy-trusted-networks
+    std::string plaintext_auth;                    // tls-or-loopback | tls | always
+    std::vector<std::string> sasl_mechanisms;      // enabled, upper case
+    std::vector<address::Cidr> plaintext_networks; // plaintext-trusted-networks
+    std::vector<address::Cidr> proxy_networks;     // proxy-trusted-networks
     // TLS (OpenSSL); listeners may override certificate, key and chain.
     std::string tls_certificate, tls_key, tls_chain;
     std::vector<std::string> tls_sni; // "HOSTNAME CERTIFICATE KEY [CHAIN]"

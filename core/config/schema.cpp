@@ -208,21 +208,6 @@ bool parse_duration_ms(const std::string &text, int64_t &out, std::string &why)
                         1000, "a duration such as 30, 500ms, 30s, 10m, 2h or 1d");
 }
 
-std::vector<std::string> split_words(const std::string &value)
-{
-    std::vector<std::string> words;
-    std::size_t i = 0;
-    while (i < value.size()) {
-        auto b = value.find_first_not_of(" \t", i);
-        if (b == std::string::npos)
-            break;
-        auto e = value.find_first_of(" \t", b);
-        words.push_back(value.substr(b, e == std::string::npos ? e : e - b));
-        i = e == std::string::npos ? value.size() : e;
-    }
-    return words;
-}
-
 Effective check_section(const Section &section, const Schema &schema, Diagnostics &diags)
 {
     Effective eff;

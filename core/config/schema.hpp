@@ -66,7 +66,4 @@ bool parse_int(const std::string &text, int64_t &out, std::string &why);
 bool parse_size(const std::string &text, int64_t &out, std::string &why);
 bool parse_duration_ms(const std::string &text, int64_t &out, std::string &why);
 
-// split_words - a LIST value's items.
-std::vector<std::string> split_words(const std::string &value);
-
 } // namespace modpop3d::config

@@ -4,7 +4,7 @@
 // that no exception ever unwinds into module code.
 #include "modload/host_services.hpp"
 
-#include "auth/password.hpp"
+#include "password/password.hpp"
 #include "util/expand.hpp"
 #include "util/log.hpp"
 
@@ -247,12 +247,13 @@ int32_t svc_password_verify(const char *stored, const char *plain, size_t plain_
 {
     if (stored == nullptr || plain == nullptr)
         return MODPOP3D_E_INVAL;
-    return auth::password_verify(stored, std::string_view(plain, plain_len));
+    return password::password_verify(stored, std::string_view(plain, plain_len));
 }
 
 int32_t svc_password_dummy_verify(const char *plain, size_t plain_len) noexcept
 {
-    return auth::password_dummy_verify(std::string_view(plain ? plain : "", plain ? plain_len : 0));
+    return password::password_dummy_verify(
+        std::string_view(plain ? plain : "", plain ? plain_len : 0));
 }
 
 const modpop3d_host the_host = {

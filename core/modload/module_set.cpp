@@ -5,6 +5,7 @@
 #include "modload/module_set.hpp"
 
 #include "util/log.hpp"
+#include "util/words.hpp"
 
 #include <algorithm>
 
@@ -96,7 +97,7 @@ bool ModuleSet::add_section(const config::Section &section, const ModuleInfo &mo
     for (const auto &k : schema)
         if (k.type == MODPOP3D_CONF_LIST)
             if (auto *v = inst->conf->effective.get(k.key))
-                inst->conf->lists[k.key] = config::split_words(*v);
+                inst->conf->lists[k.key] = util::split_words(*v);
     inst->ictx = std::make_unique<modpop3d_ictx>();
     inst->ictx->label = inst->conf->label();
     inst->priority = inst->conf->effective.numbers["priority"];

@@ -1,26 +1,13 @@
 // capabilities.cpp - the CAPA list for one connection and state.
 #include "pop3/capabilities.hpp"
 
+#include "util/ascii.hpp"
+
 namespace modpop3d::pop3
 {
 
 namespace
 {
-
-char upper(char c) noexcept
-{
-    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (upper(a[i]) != upper(b[i]))
-            return false;
-    return true;
-}
 
 std::string expire_text(const Expire &e)
 {
@@ -31,7 +18,7 @@ std::string expire_text(const Expire &e)
 
 bool is_plaintext_mechanism(std::string_view mechanism) noexcept
 {
-    return iequals(mechanism, "PLAIN") || iequals(mechanism, "LOGIN");
+    return util::iequals(mechanism, "PLAIN") || util::iequals(mechanism, "LOGIN");
 }
 
 std::vector<std::string> usable_mechanisms(const ConnectionFacts &facts)

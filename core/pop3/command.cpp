@@ -1,6 +1,8 @@
 // command.cpp - POP3 command line parsing and strict numbers.
 #include "pop3/command.hpp"
 
+#include "util/ascii.hpp"
+
 #include <array>
 
 namespace modpop3d::pop3
@@ -37,25 +39,10 @@ constexpr std::array<Keyword, 15> keywords{{
     {"STLS", Verb::stls, 0, 0, false},
 }};
 
-char upper(char c) noexcept
-{
-    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (upper(a[i]) != upper(b[i]))
-            return false;
-    return true;
-}
-
 const Keyword *find_keyword(std::string_view name) noexcept
 {
     for (const Keyword &k : keywords)
-        if (iequals(k.name, name))
+        if (util::iequals(k.name, name))
             return &k;
     return nullptr;
 }

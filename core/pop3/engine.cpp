@@ -2,8 +2,9 @@
 // action sequencing. See engine.hpp for the contract.
 #include "pop3/engine.hpp"
 
-#include "pop3/base64.hpp"
 #include "pop3/reply.hpp"
+#include "util/ascii.hpp"
+#include "util/base64.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -33,29 +34,6 @@ void wipe(std::string &s) noexcept
     if (!s.empty())
         explicit_bzero(s.data(), s.size());
     s.clear();
-}
-
-char upper(char c) noexcept
-{
-    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string to_upper(std::string_view s)
-{
-    std::string out(s);
-    for (char &c : out)
-        c = upper(c);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (upper(a[i]) != upper(b[i]))
-            return false;
-    return true;
 }
 
 // valid_name - a login name the engine passes on: non-empty, no control
@@ -140,7 +118,7 @@ Engine::Engine(EngineConfig config, ConnectionFacts facts, NoGreeting)
     config_.max_sasl_line = std::max(config_.max_sasl_line, config_.max_line);
     config_.input_buffer = std::max(config_.input_buffer, config_.max_sasl_line);
     for (std::string &m : facts_.sasl_mechanisms)
-        m = to_upper(m);
+        m = util::ascii_upper(m);
     if (facts_.apop_available && valid_timestamp(facts_.apop_timestamp))
         apop_timestamp_ = facts_.apop_timestamp;
     else
@@ -242,7 +220,7 @@ std::size_t Engine::line_limit() const noexcept
         return config_.max_sasl_line;
     // RFC 5034 initial responses can be long (real clients send big tokens).
     if (state_ == State::authorization && in_.size() - in_pos_ >= 5 &&
-        iequals(std::string_view(in_).substr(in_pos_, 5), "AUTH "))
+        util::iequals(std::string_view(in_).substr(in_pos_, 5), "AUTH "))
         return config_.max_sasl_line;
     return config_.max_line;
 }
@@ -509,7 +487,7 @@ void Engine::cmd_auth(const Command &cmd)
             reply::line(out_, m);
         return reply::end(out_);
     }
-    const std::string mech = to_upper(cmd.args[0]);
+    const std::string mech = util::ascii_upper(std::string(cmd.args[0]));
     if (std::find(usable.begin(), usable.end(), mech) == usable.end()) {
         const auto &all = facts_.sasl_mechanisms;
         if (std::find(all.begin(), all.end(), mech) != all.end())
@@ -911,7 +889,7 @@ bool Engine::tls_started(ConnectionFacts facts)
     facts_ = std::move(facts);
     facts_.tls_active = true;
     for (std::string &m : facts_.sasl_mechanisms)
-        m = to_upper(m);
+        m = util::ascii_upper(m);
     // APOP stays bound to the timestamp of the (plaintext) greeting.
     facts_.apop_available = facts_.apop_available && !apop_timestamp_.empty();
     facts_.apop_timestamp = apop_timestamp_;

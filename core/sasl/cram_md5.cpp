@@ -1,7 +1,7 @@
 // cram_md5.cpp - CRAM-MD5 (RFC 2195); see cram_md5.hpp.
 #include "sasl/cram_md5.hpp"
 
-#include "auth/password_digest.hpp"
+#include "password/password_digest.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -71,7 +71,7 @@ class CramMd5 final : public Mechanism
             return finish_fail("no plaintext secret for CRAM-MD5");
         std::string expect = cram_md5_response(
             std::string_view(creds.secret).substr(plain_prefix.size()), challenge_);
-        const bool ok = auth::digest::equal(expect, digest_);
+        const bool ok = password::digest::equal(expect, digest_);
         OPENSSL_cleanse(expect.data(), expect.size());
         state_ = State::done;
         return ok ? StepResult::success("") : StepResult::failure("wrong digest");
@@ -102,7 +102,7 @@ std::string cram_md5_response(std::string_view secret, std::string_view challeng
              reinterpret_cast<const unsigned char *>(challenge.data()), challenge.size(), md,
              &len) == nullptr)
         throw std::runtime_error("HMAC-MD5 failed");
-    std::string hex = auth::digest::hex_encode(auth::digest::as_text(md, len));
+    std::string hex = password::digest::hex_encode(password::digest::as_text(md, len));
     OPENSSL_cleanse(md, sizeof md);
     return hex;
 }

@@ -2,7 +2,7 @@
 // mechanism.hpp.
 #include "sasl/mechanism.hpp"
 
-#include "auth/password_digest.hpp"
+#include "password/password_digest.hpp"
 #include "sasl/cram_md5.hpp"
 #include "sasl/scram.hpp"
 
@@ -32,8 +32,8 @@ std::vector<std::string> credential_schemes(std::string_view name)
 std::string default_nonce()
 {
     unsigned char raw[24];
-    auth::digest::random_bytes(raw, sizeof raw);
-    return auth::digest::base64_encode(auth::digest::as_text(raw, sizeof raw));
+    password::digest::random_bytes(raw, sizeof raw);
+    return password::digest::base64_encode(password::digest::as_text(raw, sizeof raw));
 }
 
 } // namespace modpop3d::sasl

@@ -1,15 +1,15 @@
 // scram.cpp - SCRAM-SHA-256(-PLUS) server; see scram.hpp.
 #include "sasl/scram.hpp"
 
-#include "auth/password_digest.hpp"
-#include "auth/password_scram.hpp"
+#include "password/password_digest.hpp"
+#include "password/password_scram.hpp"
 
 #include <openssl/crypto.h>
 
 namespace modpop3d::sasl
 {
 
-namespace digest = auth::digest;
+namespace digest = password::digest;
 
 namespace
 {
@@ -121,17 +121,17 @@ class Scram final : public Mechanism
             return fail("out of order");
         std::string_view secret = creds.secret;
         if (creds.found && secret.substr(0, scram_prefix.size()) == scram_prefix) {
-            auto v = auth::parse_scram_verifier(secret.substr(scram_prefix.size()));
+            auto v = password::parse_scram_verifier(secret.substr(scram_prefix.size()));
             if (!v) // bad field, base64 or iteration count outside the bounds
                 return fail("malformed SCRAM-SHA-256 verifier");
             verifier_ = std::move(*v);
         } else if (creds.found && secret.substr(0, plain_prefix.size()) == plain_prefix) {
-            verifier_ = auth::scram_compute(secret.substr(plain_prefix.size()), mock_salt(),
-                                            auth::scram_default_iterations);
+            verifier_ = password::scram_compute(secret.substr(plain_prefix.size()), mock_salt(),
+                                                password::scram_default_iterations);
         } else {
             // Unknown user or no usable secret: a verifier no proof matches.
             unknown_ = true;
-            verifier_.iterations = auth::scram_default_iterations;
+            verifier_.iterations = password::scram_default_iterations;
             verifier_.salt = mock_salt();
             digest::random_bytes(verifier_.stored_key.data(), verifier_.stored_key.size());
             digest::random_bytes(verifier_.server_key.data(), verifier_.server_key.size());
@@ -286,7 +286,7 @@ class Scram final : public Mechanism
     std::string client_nonce_;
     std::string nonce_;
     std::string server_first_;
-    auth::ScramVerifier verifier_;
+    password::ScramVerifier verifier_;
 };
 
 } // namespace

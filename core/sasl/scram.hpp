@@ -2,7 +2,7 @@
 // server side.
 //
 // Secrets: a stored verifier "{SCRAM-SHA-256}i:salt:StoredKey:ServerKey"
-// (core/auth/password_scram.hpp), or "{PLAIN}password", from which the
+// (core/password/password_scram.hpp), or "{PLAIN}password", from which the
 // verifier is computed on the fly with a salt derived from the user name
 // (Options::mock_key) and the default iteration count. An unknown user gets
 // a made-up salt the same way, and the exchange runs to the proof, which

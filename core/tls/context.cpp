@@ -1,6 +1,7 @@
 // context.cpp - OpenSSL server contexts (see context.hpp).
 #include "tls/context.hpp"
 
+#include "util/ascii.hpp"
 #include "util/words.hpp"
 
 #include <algorithm>
@@ -26,13 +27,6 @@ std::string openssl_reason()
         e = ERR_get_error();
     }
     return text.empty() ? "unknown OpenSSL error" : text;
-}
-
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
 }
 
 bool load_files(SSL_CTX *ctx, const CertificateFiles &f, std::string &why)
@@ -167,7 +161,7 @@ std::unique_ptr<Context> Context::create(const ContextSettings &settings, std::s
             why = "tls-sni " + sni.hostname + ": " + why;
             return nullptr;
         }
-        c->sni_.push_back(Entry{lower(sni.hostname), ctx});
+        c->sni_.push_back(Entry{util::ascii_lower(sni.hostname), ctx});
     }
     if (!c->sni_.empty()) {
         // The macro form casts in C style; this is what it expands to.
@@ -180,7 +174,7 @@ std::unique_ptr<Context> Context::create(const ContextSettings &settings, std::s
 
 SSL_CTX *Context::for_hostname(const std::string &name) const
 {
-    const std::string host = lower(name);
+    const std::string host = util::ascii_lower(name);
     for (const auto &e : sni_)
         if (e.hostname == host)
             return e.ctx;
@@ -198,7 +192,8 @@ ContextSettings::Sni parse_sni(const std::string &value)
 {
     std::vector<std::string> words = util::split_words(value);
     words.resize(4);
-    return ContextSettings::Sni{lower(words[0]), CertificateFiles{words[1], words[2], words[3]}};
+    return ContextSettings::Sni{util::ascii_lower(words[0]),
+                                CertificateFiles{words[1], words[2], words[3]}};
 }
 
 } // namespace modpop3d::tls

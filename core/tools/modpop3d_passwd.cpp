@@ -5,7 +5,8 @@
 //
 // Reads the password from the terminal without echo (twice), or the first
 // line of standard input with --stdin, and prints "USER:HASH" or "HASH".
-#include "auth/password.hpp"
+#include "password/password.hpp"
+#include "util/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -25,7 +26,7 @@
 namespace
 {
 
-using modpop3d::auth::password_max_length;
+using modpop3d::password::password_max_length;
 
 volatile sig_atomic_t caught_signal = 0;
 
@@ -38,7 +39,7 @@ void usage(std::FILE *out)
 {
     std::fprintf(out, "usage: modpop3d-passwd [-s SCHEME] [--stdin] [USER]\n"
                       "  -s, --scheme SCHEME  one of:");
-    for (const auto &s : modpop3d::auth::password_hash_schemes())
+    for (const auto &s : modpop3d::password::password_hash_schemes())
         std::fprintf(out, " %s", s.c_str());
     std::fprintf(out, " (default: yescrypt)\n"
                       "      --stdin          read the password from the first line of stdin\n"
@@ -189,9 +190,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "s:hV", longopts, nullptr)) != -1;) {
         switch (c) {
         case 's':
-            scheme = optarg;
-            std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                           [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+            scheme = modpop3d::util::ascii_lower(optarg);
             break;
         case opt_stdin:
             from_stdin = true;
@@ -230,7 +229,7 @@ int main(int argc, char **argv)
         }
         if (password.empty())
             throw std::runtime_error("empty password refused");
-        std::string hash = modpop3d::auth::password_hash(scheme, password);
+        std::string hash = modpop3d::password::password_hash(scheme, password);
         if (scheme == "plain") {
             std::fprintf(stderr, "modpop3d-passwd: warning: {PLAIN} keeps the password in clear "
                                  "text; use it only where APOP or CRAM-MD5 needs it\n");

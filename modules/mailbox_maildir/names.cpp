@@ -9,6 +9,8 @@
 namespace mailbox_maildir
 {
 
+namespace md5 = modpop3d::md5;
+
 SplitName split_name(std::string_view name)
 {
     SplitName s;
@@ -90,12 +92,12 @@ bool is_uidl_safe(std::string_view s)
 std::string make_uidl(std::string_view base, UidlFormat format)
 {
     if (format == UidlFormat::tpop3d)
-        return md5_hex(base);
+        return md5::hex(std::string_view(base));
     if (format == UidlFormat::dovecot && looks_like_dovecot_uidl(base))
-        return "md5:" + md5_hex(base);
+        return "md5:" + md5::hex(std::string_view(base));
     if (is_uidl_safe(base))
         return std::string(base);
-    return "md5:" + md5_hex(base);
+    return "md5:" + md5::hex(std::string_view(base));
 }
 
 } // namespace mailbox_maildir

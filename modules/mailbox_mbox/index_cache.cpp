@@ -65,7 +65,7 @@ bool write_all(int fd, const char *p, std::size_t n)
 
 Digest region_md5(int fd, uint64_t off, uint64_t len)
 {
-    Md5 m;
+    md5::Hasher m;
     char buf[8192];
     while (len > 0) {
         std::size_t want = len < sizeof buf ? static_cast<std::size_t>(len) : sizeof buf;
@@ -119,7 +119,7 @@ bool cache_load(const std::string &path, CacheData &out, std::string &why)
         why = "short read";
         return false;
     }
-    Digest sum = md5(buf.data(), buf.size() - 16);
+    Digest sum = md5::digest(buf.data(), buf.size() - 16);
     if (std::memcmp(sum.data(), buf.data() + buf.size() - 16, 16) != 0 ||
         std::memcmp(buf.data(), magic, 8) != 0 || get32(buf.data() + 8) != 1) {
         why = "checksum or magic mismatch";
@@ -177,7 +177,7 @@ bool cache_save(const std::string &path, const CacheData &in, std::string &why)
         why = std::string("create: ") + std::strerror(errno);
         return false;
     }
-    Md5 sum;
+    md5::Hasher sum;
     std::string b;
     b.append(magic, 8);
     put32(b, 1);

@@ -14,6 +14,9 @@
 namespace mbox
 {
 
+namespace md5 = modpop3d::md5;
+using Digest = md5::Digest;
+
 struct CacheData {
     uint64_t dev = 0, ino = 0;
     uint64_t size = 0; // bytes of the mbox the index covers

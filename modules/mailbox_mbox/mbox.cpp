@@ -292,7 +292,7 @@ void Mailbox::build_uidls()
     uidl_off_.resize(msgs_.size());
     for (std::size_t i = 0; i < msgs_.size(); ++i) {
         uidl_off_[i] = static_cast<uint32_t>(uidl_arena_.size());
-        std::string h = hex(msgs_[i].digest);
+        std::string h = md5::hex(msgs_[i].digest);
         if (dup[i] > 1)
             h += "-" + std::to_string(dup[i]);
         uidl_arena_.insert(uidl_arena_.end(), h.begin(), h.end());

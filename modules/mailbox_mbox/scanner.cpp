@@ -70,7 +70,7 @@ struct Work {
     MsgRec rec{};
     UnquoteState uq;
     CrlfCounter count;
-    Md5 hdr;
+    md5::Hasher hdr;
     std::string first512;  // tpop3d style
     std::string from_line; // first bytes of the From_ line, for the date
     bool in_headers = true;
@@ -162,7 +162,7 @@ void scan(int fd, uint64_t start, uint64_t end, uint64_t first_ordinal, const Sc
         w.rec.size = w.count.total();
         w.rec.received = parse_from_date(w.from_line.data(), w.from_line.size());
         if (opt.uidl == UidlStyle::tpop3d) {
-            w.rec.digest = md5(w.first512.data(), w.first512.size());
+            w.rec.digest = md5::digest(w.first512);
         } else {
             char tail[32];
             int n = std::snprintf(tail, sizeof tail, "\n%llu",

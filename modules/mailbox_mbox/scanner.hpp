@@ -24,6 +24,9 @@
 namespace mbox
 {
 
+namespace md5 = modpop3d::md5;
+using Digest = md5::Digest;
+
 enum class UidlStyle : uint32_t { modpop3d = 1, tpop3d = 2 };
 
 struct MsgRec {

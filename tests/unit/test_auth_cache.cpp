@@ -2,8 +2,8 @@
 // on its own with explicit clocks (expiry, eviction, keying), and the auth
 // chain with the real auth_test module, counting how often the chain had to
 // ask the module.
+#include "auth/auth_chain.hpp"
 #include "config/parser.hpp"
-#include "daemon/auth_chain.hpp"
 #include "modload/host_services.hpp"
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"

@@ -1,11 +1,11 @@
 // test_cidr.cpp - address ranges for plaintext-trusted-networks.
-#include "net/cidr.hpp"
+#include "address/cidr.hpp"
 
 #include <gtest/gtest.h>
 
-using modpop3d::net::Cidr;
-using modpop3d::net::cidr_contains;
-using modpop3d::net::parse_cidr_list;
+using modpop3d::address::Cidr;
+using modpop3d::address::cidr_contains;
+using modpop3d::address::parse_cidr_list;
 
 TEST(Cidr, Ipv4RangesAndSingleAddresses)
 {

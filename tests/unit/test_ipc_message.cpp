@@ -1,8 +1,8 @@
 // test_ipc_message.cpp - ipc::Message framing and its SEQPACKET transport:
 // round trips, descriptors passed along, and every malformed datagram a
 // compromised peer could send refused (with its descriptors closed).
-#include "daemon/session_process.hpp"
 #include "ipc/message.hpp"
+#include "process/session_process.hpp"
 
 #include <cstring>
 #include <fcntl.h>
@@ -191,7 +191,7 @@ TEST(IpcTransport, PeerGoneWithUnreadDataIsReportedAsClosed)
 
 TEST(SessionHandover, RoundTripAndValidation)
 {
-    daemon::SessionHandover h;
+    ipc::SessionHandover h;
     h.token = std::string(32, 'a');
     h.tls = true;
     h.method = "APOP";
@@ -202,7 +202,7 @@ TEST(SessionHandover, RoundTripAndValidation)
     h.local_ip = "::1";
     h.local_port = 110;
     h.facts["client_ip"] = "127.0.0.1";
-    daemon::SessionHandover back;
+    ipc::SessionHandover back;
     std::string why;
     ASSERT_TRUE(back.from_message(h.to_message(), why)) << why;
     EXPECT_EQ(back.pending, "STAT\r\nLIS");
@@ -214,7 +214,7 @@ TEST(SessionHandover, RoundTripAndValidation)
     auto refused = [&](auto change) {
         ipc::Message m = h.to_message();
         change(m);
-        daemon::SessionHandover x;
+        ipc::SessionHandover x;
         std::string w;
         return !x.from_message(m, w);
     };

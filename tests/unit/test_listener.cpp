@@ -17,7 +17,7 @@ namespace
 
 Listener listen_on(const std::string &address)
 {
-    ListenSpec spec;
+    modpop3d::address::ListenSpec spec;
     spec.address = address;
     spec.port = 0; // any free port
     spec.text = address + ":0";

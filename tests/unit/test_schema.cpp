@@ -1,6 +1,7 @@
 // test_schema.cpp - typed keys: values, defaults, errors with the fix.
 #include "config/core_config.hpp"
 #include "config/schema.hpp"
+#include "util/words.hpp"
 
 #include <gtest/gtest.h>
 #include <modpop3d/module.h>
@@ -70,7 +71,8 @@ TEST(Schema, DefaultsAndTypedValues)
     EXPECT_EQ(e.numbers["enabled"], 1);
     EXPECT_EQ(value(e, "mode"), "safe");
     EXPECT_EQ(value(e, "host"), "a b c");
-    EXPECT_EQ(split_words(value(e, "host")), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(modpop3d::util::split_words(value(e, "host")),
+              (std::vector<std::string>{"a", "b", "c"}));
     EXPECT_EQ(e.location_of("enabled").str(), "f.conf:3");
 }
 

@@ -1,10 +1,10 @@
 // digest_test.cpp - the codecs and primitives under the password schemes:
 // strict hex/base64 and the OpenSSL wrappers against published values.
-#include "auth/password_digest.hpp"
+#include "password/password_digest.hpp"
 
 #include <gtest/gtest.h>
 
-namespace d = modpop3d::auth::digest;
+namespace d = modpop3d::password::digest;
 
 namespace
 {

@@ -1,7 +1,7 @@
 // passwd_tool_test.cpp - run the built modpop3d-passwd (path in
 // MODPOP3D_PASSWD) with --stdin and check that what it prints verifies with
 // password_verify().
-#include "auth/password.hpp"
+#include "password/password.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -63,15 +63,15 @@ class PasswdTool : public ::testing::Test
 
 TEST_F(PasswdTool, EverySchemeVerifies)
 {
-    for (const auto &scheme : modpop3d::auth::password_hash_schemes()) {
+    for (const auto &scheme : modpop3d::password::password_hash_schemes()) {
         const ToolRun r = run("--stdin -s " + scheme + " alice@example.org", "tr0ub4dor &3\n");
         ASSERT_EQ(r.status, 0) << scheme;
         ASSERT_TRUE(r.out.starts_with("alice@example.org:")) << r.out;
         ASSERT_TRUE(r.out.ends_with("\n")) << r.out;
         const std::string hash = r.out.substr(18, r.out.size() - 19);
-        EXPECT_EQ(modpop3d::auth::password_verify(hash, "tr0ub4dor &3"), MODPOP3D_OK)
+        EXPECT_EQ(modpop3d::password::password_verify(hash, "tr0ub4dor &3"), MODPOP3D_OK)
             << scheme << ": " << hash;
-        EXPECT_EQ(modpop3d::auth::password_verify(hash, "tr0ub4dor &4"), MODPOP3D_E_BADPASS);
+        EXPECT_EQ(modpop3d::password::password_verify(hash, "tr0ub4dor &4"), MODPOP3D_E_BADPASS);
     }
 }
 
@@ -82,7 +82,7 @@ TEST_F(PasswdTool, DefaultIsYescryptAndHashOnlyWithoutUser)
     ASSERT_TRUE(r.out.starts_with("$y$")) << r.out;
     const std::string hash = r.out.substr(0, r.out.size() - 1);
     EXPECT_EQ(hash.find(':'), std::string::npos);
-    EXPECT_EQ(modpop3d::auth::password_verify(hash, "pw with CRLF"), MODPOP3D_OK);
+    EXPECT_EQ(modpop3d::password::password_verify(hash, "pw with CRLF"), MODPOP3D_OK);
 }
 
 TEST_F(PasswdTool, RefusesBadInput)

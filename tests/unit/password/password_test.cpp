@@ -8,9 +8,9 @@
 //   python3: hashlib.md5/sha1(b'correct horse') as hex and base64
 //   python3: a separate OLD_PASSWORD() implementation; '*'+SHA1(SHA1(pw)) in upper-case hex
 //   echo -n password | argon2 somesalt -id -t 2 -m 16 -p 1 -e   (the PHC reference vector)
-#include "auth/password.hpp"
-#include "auth/password_digest.hpp"
-#include "auth/password_scram.hpp"
+#include "password/password.hpp"
+#include "password/password_digest.hpp"
+#include "password/password_scram.hpp"
 
 #include <atomic>
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-using namespace modpop3d::auth;
+using namespace modpop3d::password;
 
 namespace
 {

@@ -1,5 +1,5 @@
 // base64_test.cpp - RFC 4648 vectors and the strictness SASL needs.
-#include "pop3/base64.hpp"
+#include "util/base64.hpp"
 
 #include <gtest/gtest.h>
 #include <string>

@@ -2,7 +2,7 @@
 // gives the same answers in the same order, and nothing is consumed while
 // an action is outstanding.
 #include "fake_host.hpp"
-#include "pop3/base64.hpp"
+#include "util/base64.hpp"
 
 #include <gtest/gtest.h>
 #include <string>

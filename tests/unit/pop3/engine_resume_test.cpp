@@ -2,7 +2,7 @@
 // process: take_pending_input() on the login side, Engine::resume() on the
 // session side, and a session that continues as if nothing had moved.
 #include "fake_host.hpp"
-#include "pop3/base64.hpp"
+#include "util/base64.hpp"
 
 #include <gtest/gtest.h>
 #include <string>

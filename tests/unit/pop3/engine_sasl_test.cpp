@@ -1,7 +1,7 @@
 // engine_sasl_test.cpp - AUTH (RFC 5034): PLAIN and LOGIN run by the engine,
 // other mechanisms as host-owned SaslStep exchanges.
 #include "fake_host.hpp"
-#include "pop3/base64.hpp"
+#include "util/base64.hpp"
 
 #include <gtest/gtest.h>
 #include <string>

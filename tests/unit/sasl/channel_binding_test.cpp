@@ -5,7 +5,7 @@
 // side computes: the RFC 9266 exporter under TLS 1.3, the first Finished
 // message (RFC 5929 tls-unique) under TLS 1.2.
 #include "../tls/tls_pair.hpp"
-#include "daemon/sasl_exchange.hpp"
+#include "worker/sasl_exchange.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>

@@ -2,14 +2,14 @@
 // RFC 7677 example, {PLAIN} secrets, unknown users, malformed messages,
 // channel binding rules and iteration bounds. A small client below computes
 // proofs the RFC 5802 way, independently of the server code.
-#include "auth/password_digest.hpp"
-#include "auth/password_scram.hpp"
+#include "password/password_digest.hpp"
+#include "password/password_scram.hpp"
 #include "sasl/scram.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace modpop3d::sasl;
-namespace digest = modpop3d::auth::digest;
+namespace digest = modpop3d::password::digest;
 using Kind = StepResult::Kind;
 
 namespace
@@ -28,8 +28,8 @@ const std::string rfc_server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9
 std::string rfc_verifier(uint32_t iterations = 4096)
 {
     auto salt = digest::base64_decode(rfc_salt_b64);
-    return modpop3d::auth::format_scram_verifier(
-        modpop3d::auth::scram_compute("pencil", digest::as_text(*salt), iterations));
+    return modpop3d::password::format_scram_verifier(
+        modpop3d::password::scram_compute("pencil", digest::as_text(*salt), iterations));
 }
 
 Options fixed(ChannelBinding cb = {}, bool plus_advertised = false)
