@@ -3,7 +3,7 @@
 //
 // Started as root, the connection gets the daemon's process model
 // (DESIGN.md "Processes and privileges"): this process becomes a master of
-// one connection (daemon/master.hpp, MasterOptions::inetd_fd) that never
+// one connection (process/master.hpp, MasterOptions::inetd_fd) that never
 // reads client bytes. It forks the auth process (root only when a module
 // needs it) and one login worker (mail-user, login-chroot) that serves the
 // connection and asks the auth process; a system user's login (auth_passwd,

@@ -22,7 +22,7 @@
 // children of this master, connected by socketpairs made before fork
 // (framed messages, SCM_RIGHTS for client fds).
 //
-// inetd mode as root (MasterOptions::inetd_fd, see daemon/inetd.hpp): the
+// inetd mode as root (MasterOptions::inetd_fd, see process/inetd.hpp): the
 // same process model for one connection already accepted. No listeners, no
 // pid file, no reload: one login worker serves that connection, beside the
 // generation's auth process, and the master forks a session process if the
@@ -50,7 +50,7 @@ struct MasterOptions {
     bool log_to_stderr = false; // -e
     bool detach = false;        // -d
     // inetd mode as root: the one connection, already accepted (not on
-    // standard input any more: see daemon/inetd.hpp); -1 for the daemon.
+    // standard input any more: see process/inetd.hpp); -1 for the daemon.
     int inetd_fd = -1;
 };
 

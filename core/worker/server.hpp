@@ -4,12 +4,12 @@
 // and fail2ban read.
 //
 // One Server runs in each worker ("login") process forked by the master
-// (daemon/master.hpp), accepting on the listeners it inherited or serving
+// (process/master.hpp), accepting on the listeners it inherited or serving
 // the one connection of inetd mode as root, and alone in inetd mode not
-// started as root (daemon/inetd.hpp). It serves virtual-mail sessions
+// started as root (process/inetd.hpp). It serves virtual-mail sessions
 // in-process under `mail-user` (the fast path); auth runs on threads so a
 // slow backend stalls only its own request. Limits shared by all workers live in
-// daemon/shared_limits.
+// ipc/shared_limits.
 #pragma once
 
 #include "auth/auth_chain.hpp"

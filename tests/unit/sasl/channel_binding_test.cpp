@@ -1,5 +1,5 @@
 // channel_binding_test.cpp - the channel binding SCRAM-SHA-256-PLUS gets
-// (channel_binding_of() in core/daemon/sasl_exchange over tls::Stream): a
+// (channel_binding_of() in core/worker/sasl_exchange over tls::Stream): a
 // real TLS handshake over a socketpair with a throw-away self-signed
 // certificate, then the server's binding data must equal what the client
 // side computes: the RFC 9266 exporter under TLS 1.3, the first Finished
