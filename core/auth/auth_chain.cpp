@@ -128,9 +128,12 @@ AuthChain::AuthChain(const modload::ModuleSet &modules, int64_t cache_ttl_ms, in
         locks_[i] = std::make_unique<std::mutex>();
 }
 
-std::mutex &AuthChain::lock_for(const modload::Instance *inst)
+template <class Fn> int32_t AuthChain::call(const modload::Instance *inst, Fn &&fn)
 {
-    return *locks_.at(inst);
+    if (thread_safe(inst))
+        return fn();
+    std::lock_guard lock(*locks_.at(inst));
+    return fn();
 }
 
 bool AuthChain::can_serve_credentials() const
@@ -168,14 +171,10 @@ AuthAnswer AuthChain::verify_plain_uncached(modpop3d_session &session, const std
             continue;
         modpop3d_auth_result res;
         int32_t rc;
-        if (thread_safe(inst)) {
-            rc = ops.verify_plain(inst->inst, &session, user.c_str(), password.data(),
-                                  password.size(), &res);
-        } else {
-            std::lock_guard lock(lock_for(inst));
-            rc = ops.verify_plain(inst->inst, &session, user.c_str(), password.data(),
-                                  password.size(), &res);
-        }
+        rc = call(inst, [&] {
+            return ops.verify_plain(inst->inst, &session, user.c_str(), password.data(),
+                                    password.size(), &res);
+        });
         if (rc == MODPOP3D_E_NOUSER || rc == MODPOP3D_E_NOTSUP)
             continue;
         answer.status = rc;
@@ -198,12 +197,9 @@ AuthAnswer AuthChain::verify_apop(modpop3d_session &session, const std::string &
             continue;
         modpop3d_auth_result res;
         int32_t rc;
-        if (thread_safe(inst)) {
-            rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), "PLAIN", &res);
-        } else {
-            std::lock_guard lock(lock_for(inst));
-            rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), "PLAIN", &res);
-        }
+        rc = call(inst, [&] {
+            return ops.lookup_credentials(inst->inst, &session, user.c_str(), "PLAIN", &res);
+        });
         if (rc == MODPOP3D_E_NOUSER || rc == MODPOP3D_E_NOTSUP)
             continue;
         answer.status = rc;
@@ -243,14 +239,10 @@ AuthAnswer AuthChain::lookup_credentials(modpop3d_session &session, const std::s
         modpop3d_auth_result res;
         for (const std::string &scheme : schemes) {
             res.values.clear();
-            if (thread_safe(inst)) {
-                rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), scheme.c_str(),
-                                            &res);
-            } else {
-                std::lock_guard lock(lock_for(inst));
-                rc = ops.lookup_credentials(inst->inst, &session, user.c_str(), scheme.c_str(),
-                                            &res);
-            }
+            rc = call(inst, [&] {
+                return ops.lookup_credentials(inst->inst, &session, user.c_str(), scheme.c_str(),
+                                              &res);
+            });
             if (rc != MODPOP3D_E_NOTSUP)
                 break;
         }
@@ -311,12 +303,7 @@ void AuthChain::run_on_login(modpop3d_session &session, const AuthAnswer &answer
         if (ops.on_login == nullptr || inst->label() != answer.instance)
             continue;
         int32_t rc;
-        if (thread_safe(inst)) {
-            rc = ops.on_login(inst->inst, &session);
-        } else {
-            std::lock_guard lock(lock_for(inst));
-            rc = ops.on_login(inst->inst, &session);
-        }
+        rc = call(inst, [&] { return ops.on_login(inst->inst, &session); });
         if (rc != MODPOP3D_OK)
             log::writef(log::Warning, inst->label(), "event=on_login_result status=%d", rc);
         return;
@@ -359,11 +346,7 @@ int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
         const auto &ops = *static_cast<const modpop3d_hook_ops *>(inst->module->desc->ops);
         if (!(ops.events & event) || ops.on_event == nullptr)
             continue;
-        int32_t rc;
-        {
-            std::lock_guard lock(lock_for(inst));
-            rc = ops.on_event(inst->inst, &session, &info);
-        }
+        int32_t rc = call(inst, [&] { return ops.on_event(inst->inst, &session, &info); });
         if (rc == MODPOP3D_OK)
             continue;
         log::writef(log::Warning, inst->label(), "event=hook_result hook_event=%u status=%d", event,

@@ -129,7 +129,9 @@ class AuthChain : public AuthService
     AuthAnswer verify_plain_uncached(modpop3d_session &session, const std::string &user,
                                      const std::string &password);
 
-    std::mutex &lock_for(const modload::Instance *inst);
+    // call - one call into `inst`: at once when its module is
+    // MODPOP3D_MODF_THREAD_SAFE, else under the instance's own mutex.
+    template <class Fn> int32_t call(const modload::Instance *inst, Fn &&fn);
 
     std::vector<modload::Instance *> auth_;
     std::vector<modload::Instance *> hooks_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <poll.h>
+#include <string_view>
 #include <unistd.h>
 
 namespace modpop3d::daemon
@@ -134,18 +135,23 @@ void RemoteAuth::expire()
         }
     }
     for (auto &p : late) {
-        log_timeout();
+        log_timeout(p->what, p->timeout_ms);
         AuthAnswer temp;
         temp.status = MODPOP3D_E_TEMP;
         p->callback(std::move(temp));
     }
 }
 
-void RemoteAuth::log_timeout() const
+void RemoteAuth::log_timeout(const char *what, uint64_t timeout_ms) const
 {
-    log::writef(log::Warning, "",
-                "event=auth_timeout why=\"no answer from the auth process\" timeout_ms=%lld",
-                static_cast<long long>(timeout_ms_));
+    if (std::string_view(what) == "hook")
+        log::writef(log::Warning, "",
+                    "event=hook_timeout why=\"no verdict from the LOGIN hooks\" timeout_ms=%llu",
+                    static_cast<unsigned long long>(timeout_ms));
+    else
+        log::writef(log::Warning, "",
+                    "event=auth_timeout why=\"no answer from the auth process\" timeout_ms=%llu",
+                    static_cast<unsigned long long>(timeout_ms));
 }
 
 bool RemoteAuth::send(ipc::Message &request, const std::shared_ptr<Pending> &pending)
@@ -212,7 +218,7 @@ AuthAnswer RemoteAuth::call(ipc::Message request, bool wait)
             std::lock_guard lock(mutex_);
             pending_.erase(pending->id);
         }
-        log_timeout();
+        log_timeout("auth", static_cast<uint64_t>(timeout_ms_));
         return temp;
     }
     return answer_of(pending->answer);
@@ -248,7 +254,8 @@ void RemoteAuth::login_async(modpop3d_session &session, bool apop, const std::st
     ipc::Message m = login_request(session, apop, user, secret, timestamp);
     auto pending = std::make_shared<Pending>();
     pending->callback = std::move(done);
-    pending->deadline_ms = steady_ms() + static_cast<uint64_t>(timeout_ms_);
+    pending->timeout_ms = static_cast<uint64_t>(timeout_ms_);
+    pending->deadline_ms = steady_ms() + pending->timeout_ms;
     if (!send(m, pending)) {
         // Answered from the event loop like any other, never from inside
         // the caller.
@@ -269,11 +276,12 @@ AuthAnswer RemoteAuth::lookup_credentials(modpop3d_session &session, const std::
     return call(std::move(m));
 }
 
-int32_t RemoteAuth::run_hooks(uint32_t event, modpop3d_session &session,
-                              const modpop3d_event_info &info)
+namespace
 {
-    if (!has_hooks(event))
-        return MODPOP3D_OK;
+
+ipc::Message hooks_request(uint32_t event, modpop3d_session &session,
+                           const modpop3d_event_info &info)
+{
     ipc::Message m("auth");
     m.add("op", "hooks").add("event", std::to_string(event));
     m.add("i.messages", std::to_string(info.messages))
@@ -286,10 +294,35 @@ int32_t RemoteAuth::run_hooks(uint32_t event, modpop3d_session &session,
     if (info.mailbox_path != nullptr)
         m.add("i.mailbox_path", info.mailbox_path);
     authproto::put_facts(m, session);
+    return m;
+}
+
+} // namespace
+
+int32_t RemoteAuth::run_hooks(uint32_t event, modpop3d_session &session,
+                              const modpop3d_event_info &info)
+{
+    if (!has_hooks(event))
+        return MODPOP3D_OK;
     // Only AUTH_OK and LOGIN can veto: other events are not waited for.
     bool veto = event == MODPOP3D_EV_AUTH_OK || event == MODPOP3D_EV_LOGIN;
-    AuthAnswer a = call(std::move(m), veto);
+    AuthAnswer a = call(hooks_request(event, session, info), veto);
     return veto ? a.status : MODPOP3D_OK;
+}
+
+void RemoteAuth::hooks_async(uint32_t event, modpop3d_session &session,
+                             const modpop3d_event_info &info, int64_t timeout_ms, Done done)
+{
+    ipc::Message m = hooks_request(event, session, info);
+    auto pending = std::make_shared<Pending>();
+    pending->callback = std::move(done);
+    pending->timeout_ms = static_cast<uint64_t>(timeout_ms);
+    pending->deadline_ms = steady_ms() + pending->timeout_ms;
+    pending->what = "hook";
+    if (!send(m, pending)) {
+        std::lock_guard lock(mutex_);
+        deferred_.push_back(std::move(pending));
+    }
 }
 
 int32_t RemoteAuth::run_auth_hooks(modpop3d_session &session, int32_t status)

@@ -3,10 +3,10 @@
 //
 // The event loop of the server that owns it reads the answers: it watches
 // socket(), calls on_readable() when it is readable and expire() on its
-// timer. A login (login_async) is sent from the event loop and its answer
-// handed to a callback on the event loop, with no thread in between; the
-// other calls block their caller (a pool thread, or briefly the event loop
-// itself for a LOGIN hook) until the answer comes, at most `timeout_ms`.
+// timer. A login (login_async) and the LOGIN hooks (hooks_async) are sent
+// from the event loop and their answers handed to a callback on the event
+// loop, with no thread in between; the other calls block their caller (a
+// pool thread) until the answer comes, at most `timeout_ms`.
 // Then they fail with TEMP ("-ERR [SYS/TEMP]"), which is also what a client
 // sees while a crashed auth process is being restarted.
 //
@@ -66,6 +66,11 @@ class RemoteAuth : public AuthService
     // login_async - login() without blocking: `done` runs on the event loop.
     void login_async(modpop3d_session &session, bool apop, const std::string &user,
                      const std::string &secret, const std::string &timestamp, Done done);
+    // hooks_async - run_hooks() of a vetoing event (LOGIN) without blocking:
+    // `done` runs on the event loop with the verdict (status), or with TEMP
+    // once `timeout_ms` has passed without one.
+    void hooks_async(uint32_t event, modpop3d_session &session, const modpop3d_event_info &info,
+                     int64_t timeout_ms, Done done);
 
     bool can_serve_credentials() const override { return facts_.can_serve_credentials; }
     bool has_hooks(uint32_t event) const override { return (facts_.hook_events & event) != 0; }
@@ -82,9 +87,11 @@ class RemoteAuth : public AuthService
     struct Pending {
         bool done = false;
         ipc::Message answer;
-        uint64_t id = 0;          // set by send()
-        Done callback;            // set: an asynchronous login
-        uint64_t deadline_ms = 0; // of an asynchronous login
+        uint64_t id = 0;           // set by send()
+        Done callback;             // set: an asynchronous login or LOGIN hook run
+        uint64_t deadline_ms = 0;  // of an asynchronous one
+        uint64_t timeout_ms = 0;   // what deadline_ms was set from (for the log)
+        const char *what = "auth"; // "hook": a LOGIN hook run (its own log line)
     };
     // send - give `request` its id and send it; `pending` (may be null: no
     // answer wanted) is registered first so the answer cannot overtake it.
@@ -98,7 +105,7 @@ class RemoteAuth : public AuthService
     // itself, as nobody else will, until `p` is answered or `deadline_ms`.
     void wait_on_loop(const std::shared_ptr<Pending> &p, uint64_t deadline_ms);
     static AuthAnswer answer_of(ipc::Message &m);
-    void log_timeout() const;
+    void log_timeout(const char *what, uint64_t timeout_ms) const;
 
     int socket_;
     Facts facts_;

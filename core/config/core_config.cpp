@@ -100,6 +100,7 @@ void read_settings(const Effective &e, CoreSettings &c)
         c.expire_days = std::stoll(ex);
     c.auth_threads = num("auth-threads");
     c.auth_timeout_ms = num("auth-timeout");
+    c.hook_timeout_ms = num("hook-timeout");
     c.auth_failure_delay_ms = num("auth-failure-delay");
     c.shutdown_timeout_ms = num("shutdown-timeout");
     c.auth_cache_ttl_ms = num("auth-cache-ttl");
@@ -350,6 +351,10 @@ const Schema &core_schema()
             256),
         key("auth-timeout", MODPOP3D_CONF_DURATION, "30s",
             "how long a login waits for the auth process before it is answered -ERR [SYS/TEMP]",
+            100, L{3600} * 1000),
+        key("hook-timeout", MODPOP3D_CONF_DURATION, "10s",
+            "how long a login waits for the LOGIN hooks' verdict before it is answered "
+            "-ERR [SYS/TEMP]; other sessions never wait for it",
             100, L{3600} * 1000),
         key("auth-failure-delay", MODPOP3D_CONF_DURATION, "1s",
             "delay before answering a failed login, multiplied by the client address's recent "

@@ -59,6 +59,7 @@ struct CoreSettings {
     int64_t expire_days = -2;   // EXPIRE: -2 not announced, -1 never, else days
     int64_t auth_threads = 8;
     int64_t auth_timeout_ms = 30000;
+    int64_t hook_timeout_ms = 10000; // hook-timeout: the LOGIN hooks' verdict
     int64_t auth_failure_delay_ms = 0;
     int64_t shutdown_timeout_ms = 0;
     int64_t auth_cache_ttl_ms = 0; // 0: no positive auth cache

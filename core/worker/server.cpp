@@ -191,6 +191,17 @@ struct Connection {
     uint32_t relay_interest = 0;
     uint64_t accepted_ms = 0, last_activity_ms = 0, last_write_ms = 0, login_ms = 0;
     uint64_t lock_wait_until_ms = 0; // waiting for a locked maildrop until then (lock-wait)
+    // A login whose maildrop is open and listed, waiting for the LOGIN
+    // hooks' verdict (they run in the auth process; this loop goes on).
+    struct LoginInProgress {
+        std::vector<pop3::MessageInfo> messages;
+        uint64_t octets = 0;
+        ipc::SharedLimits::Claim claim; // LOGIN-DELAY, undone if the login fails
+        bool claimed = false;
+        uint64_t delay_ms = 0;
+        int64_t expire_days = -1;
+    };
+    std::optional<LoginInProgress> login_in_progress;
     uint32_t interest = 0;
 
     struct Streaming {
@@ -1090,41 +1101,46 @@ void Server::deliver_auth(Connection &c, int32_t status)
     pump(c);
 }
 
+void Server::maildrop_failed(Connection &c, pop3::Outcome outcome, const std::string &why)
+{
+    if (c.login_in_progress && c.login_in_progress->claimed)
+        limits_->unclaim_login(c.login_in_progress->claim); // this login did not happen
+    c.login_in_progress.reset();
+    log::writef(log::Warning, "", "event=maildrop_error user=%s rip=%s why=%s",
+                log::quote(c.login_name).c_str(), c.peer.ip.c_str(), log::quote(why).c_str());
+    c.maildrop.close();
+    c.engine->maildrop_failed(outcome);
+}
+
 void Server::open_maildrop(Connection &c)
 {
-    ipc::SharedLimits::Claim claim;
-    bool claimed = false;
-    auto fail = [&](pop3::Outcome o, const std::string &why) {
-        if (claimed)
-            limits_->unclaim_login(claim); // this login did not happen
-        log::writef(log::Warning, "", "event=maildrop_error user=%s rip=%s why=%s",
-                    log::quote(c.login_name).c_str(), c.peer.ip.c_str(), log::quote(why).c_str());
-        c.maildrop.close();
-        c.engine->maildrop_failed(o);
-    };
+    c.login_in_progress.emplace();
+    Connection::LoginInProgress &login = *c.login_in_progress;
     // The fast path serves every maildrop as this process's user: a result
     // naming another uid cannot be served here, and is refused rather than
     // opened with the wrong rights.
     if (auto uid = c.auth_result.find("uid");
         uid != c.auth_result.end() && getuid() != 0 && std::to_string(getuid()) != uid->second) {
-        fail(pop3::Outcome::perm_failure, "uid " + uid->second + " differs from the server's uid " +
-                                              std::to_string(getuid()) + " (set mail-user)");
+        maildrop_failed(c, pop3::Outcome::perm_failure,
+                        "uid " + uid->second + " differs from the server's uid " +
+                            std::to_string(getuid()) + " (set mail-user)");
         return;
     }
     // LOGIN-DELAY (RFC 2449): the user's own value from the auth module, else
     // the server's; a login sooner than that after the last one is refused.
-    uint64_t delay_ms = static_cast<uint64_t>(settings_.login_delay_ms);
+    login.delay_ms = static_cast<uint64_t>(settings_.login_delay_ms);
     if (auto d = c.auth_result.find("login_delay"); d != c.auth_result.end())
-        delay_ms = std::stoull(d->second) * 1000; // result_set() checked it is decimal
+        login.delay_ms = std::stoull(d->second) * 1000; // result_set() checked it is decimal
     const std::string user = c.engine->user().empty() ? c.login_name : c.engine->user();
-    // Claimed now (across workers), undone by fail() if the login fails.
-    if (delay_ms > 0) {
-        if (!limits_->claim_login(user, now_ms(), delay_ms, claim)) {
-            fail(pop3::Outcome::login_delay,
-                 "login within " + std::to_string(delay_ms / 1000) + " s of the previous one");
+    // Claimed now (across workers), undone by maildrop_failed() if the login fails.
+    if (login.delay_ms > 0) {
+        if (!limits_->claim_login(user, now_ms(), login.delay_ms, login.claim)) {
+            maildrop_failed(c, pop3::Outcome::login_delay,
+                            "login within " + std::to_string(login.delay_ms / 1000) +
+                                " s of the previous one");
             return;
         }
-        claimed = true;
+        login.claimed = true;
     }
     std::string spec =
         c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
@@ -1137,8 +1153,9 @@ void Server::open_maildrop(Connection &c)
         if (c.lock_wait_until_ms == 0)
             c.lock_wait_until_ms = now + static_cast<uint64_t>(settings_.lock_wait_ms);
         if (now < c.lock_wait_until_ms) {
-            if (claimed)
-                limits_->unclaim_login(claim);
+            if (login.claimed)
+                limits_->unclaim_login(login.claim);
+            c.login_in_progress.reset();
             c.maildrop.close();
             lock_retries_.push_back(c.id);
             return;
@@ -1146,52 +1163,105 @@ void Server::open_maildrop(Connection &c)
     }
     c.lock_wait_until_ms = 0;
     if (rc != MODPOP3D_OK) {
-        fail(rc == MODPOP3D_E_NOENT || rc == MODPOP3D_E_INVAL
-                 ? pop3::Outcome::perm_failure
-                 : pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
-             why);
+        maildrop_failed(c,
+                        rc == MODPOP3D_E_NOENT || rc == MODPOP3D_E_INVAL
+                            ? pop3::Outcome::perm_failure
+                            : pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
+                        why);
         return;
     }
     // EXPIRE (RFC 2449): the user's own value from the auth module, else
     // the server's; enforced by the maildrop (expired mail is not listed
     // and is deleted at UPDATE).
-    int64_t expire_days = settings_.expire_days;
+    login.expire_days = settings_.expire_days;
     if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
-        expire_days = e->second == "never" ? -1 : parse_days(e->second);
-    std::vector<pop3::MessageInfo> messages;
-    rc = c.maildrop.list(messages, expire_days >= 0 ? expire_days : -1,
+        login.expire_days = e->second == "never" ? -1 : parse_days(e->second);
+    rc = c.maildrop.list(login.messages, login.expire_days >= 0 ? login.expire_days : -1,
                          static_cast<int64_t>(time(nullptr)));
     if (rc != MODPOP3D_OK) {
-        fail(pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
-             "cannot list " + c.maildrop.location());
+        maildrop_failed(c, pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
+                        "cannot list " + c.maildrop.location());
         return;
     }
-    uint64_t octets = 0;
-    for (const auto &m : messages)
-        octets += m.size;
+    for (const auto &m : login.messages)
+        login.octets += m.size;
+    if (!auth_->has_hooks(MODPOP3D_EV_LOGIN)) {
+        finish_login(c, MODPOP3D_OK);
+        return;
+    }
+    run_login_hooks(c);
+}
+
+void Server::run_login_hooks(Connection &c)
+{
+    const Connection::LoginInProgress &login = *c.login_in_progress;
     modpop3d_event_info info{};
     info.struct_size = sizeof info;
     info.event = MODPOP3D_EV_LOGIN;
-    info.messages = static_cast<uint32_t>(messages.size());
-    info.octets = octets;
+    info.messages = static_cast<uint32_t>(login.messages.size());
+    info.octets = login.octets;
     info.mailbox_path = c.maildrop.location().c_str();
-    int32_t veto = auth_->run_hooks(MODPOP3D_EV_LOGIN, *c.session, info);
-    if (veto != MODPOP3D_OK) {
-        fail(veto == MODPOP3D_E_TEMP ? pop3::Outcome::temp_failure : pop3::Outcome::auth_failed,
-             "a hook refused the login");
+    const uint64_t id = c.id;
+    if (remote_) {
+        // Sent from this loop, answered on it: a hook that hangs holds up
+        // only this login, up to hook-timeout.
+        remote_->hooks_async(MODPOP3D_EV_LOGIN, *c.session, info, settings_.hook_timeout_ms,
+                             [this, id](AuthAnswer a) { login_hooks_answered(id, a.status); });
         return;
     }
-    std::size_t count = messages.size();
+    // In-process auth (inetd mode without root): the hooks run on the pool.
+    auto session = c.session;
+    auto path = std::make_shared<std::string>(c.maildrop.location());
+    auto verdict = std::make_shared<int32_t>(MODPOP3D_E_TEMP);
+    pool_->submit(
+        [this, session, info, path, verdict]() mutable {
+            info.mailbox_path = path->c_str();
+            *verdict = auth_->run_hooks(MODPOP3D_EV_LOGIN, *session, info);
+        },
+        [this, id, verdict] { login_hooks_answered(id, *verdict); });
+}
+
+void Server::login_hooks_answered(uint64_t id, int32_t verdict)
+{
+    auto it = connections_.find(id);
+    if (it == connections_.end() || !it->second->login_in_progress)
+        return; // the client left meanwhile (destroy() undid the claim)
+    Connection &c = *it->second;
+    if (c.closing) {
+        // Dropped (a timeout, a drain) while the hooks ran: no login.
+        if (c.login_in_progress->claimed)
+            limits_->unclaim_login(c.login_in_progress->claim);
+        c.login_in_progress.reset();
+        c.maildrop.close();
+        return;
+    }
+    finish_login(c, verdict);
+    pump(*it->second);
+}
+
+void Server::finish_login(Connection &c, int32_t verdict)
+{
+    if (verdict != MODPOP3D_OK) {
+        maildrop_failed(c,
+                        verdict == MODPOP3D_E_TEMP ? pop3::Outcome::temp_failure
+                                                   : pop3::Outcome::auth_failed,
+                        verdict == MODPOP3D_E_TEMP ? "the LOGIN hooks gave no verdict"
+                                                   : "a hook refused the login");
+        return;
+    }
+    Connection::LoginInProgress login = std::move(*c.login_in_progress);
+    c.login_in_progress.reset();
+    std::size_t count = login.messages.size();
     pop3::UserCapabilities user_caps;
-    if (delay_ms > 0)
-        user_caps.login_delay = static_cast<uint32_t>(delay_ms / 1000);
-    if (expire_days >= -1 && settings_.expire_days >= -1)
-        user_caps.expire = expire_days == -1
+    if (login.delay_ms > 0)
+        user_caps.login_delay = static_cast<uint32_t>(login.delay_ms / 1000);
+    if (login.expire_days >= -1 && settings_.expire_days >= -1)
+        user_caps.expire = login.expire_days == -1
                                ? pop3::Expire{true, 0}
-                               : pop3::Expire{false, static_cast<uint32_t>(expire_days)};
-    if (!c.engine->maildrop_opened(std::move(messages), user_caps)) {
-        if (claimed)
-            limits_->unclaim_login(claim);
+                               : pop3::Expire{false, static_cast<uint32_t>(login.expire_days)};
+    if (!c.engine->maildrop_opened(std::move(login.messages), user_caps)) {
+        if (login.claimed)
+            limits_->unclaim_login(login.claim);
         c.maildrop.close();
         log::writef(log::Err, "", "event=maildrop_error user=%s why=\"invalid UIDL\"",
                     log::quote(c.login_name).c_str());
@@ -1204,7 +1274,8 @@ void Server::open_maildrop(Connection &c)
                 "mailbox=%s",
                 log::quote(c.engine->user()).c_str(), c.peer.ip.c_str(), c.local.ip.c_str(),
                 c.tls || c.tls_relayed ? 1 : 0, c.method, count,
-                static_cast<unsigned long long>(octets), log::quote(c.maildrop.location()).c_str());
+                static_cast<unsigned long long>(login.octets),
+                log::quote(c.maildrop.location()).c_str());
 }
 
 namespace
@@ -1382,7 +1453,9 @@ void Server::destroy(Connection &c)
         info.mailbox_path = c.maildrop.location().c_str();
         auth_->run_hooks(MODPOP3D_EV_LOGOUT, *c.session, info);
     }
-    c.maildrop.close(); // releases the lock; deletes nothing
+    if (c.login_in_progress && c.login_in_progress->claimed)
+        limits_->unclaim_login(c.login_in_progress->claim); // left before the hooks' verdict
+    c.maildrop.close();                                     // releases the lock; deletes nothing
     if (c.tls && !c.handshaking && !c.hard_close)
         c.tls->shutdown(); // close_notify, best effort
     c.tls.reset();

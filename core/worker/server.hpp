@@ -114,6 +114,15 @@ class Server
     void relay(Connection &c, uint32_t events, bool from_session);
     void adopt_handover();
     void open_maildrop(Connection &c);
+    // maildrop_failed - answer the pending login with `outcome`, undo its
+    // LOGIN-DELAY claim and close the maildrop.
+    void maildrop_failed(Connection &c, pop3::Outcome outcome, const std::string &why);
+    // run_login_hooks - ask for the LOGIN hooks' verdict without waiting for
+    // it; login_hooks_answered() takes it on this loop, finish_login() ends
+    // the login either way.
+    void run_login_hooks(Connection &c);
+    void login_hooks_answered(uint64_t id, int32_t verdict);
+    void finish_login(Connection &c, int32_t verdict);
     void stream(Connection &c);
     void commit(Connection &c, bool early);
     void flush(Connection &c);

@@ -4,7 +4,8 @@
 // "EVENT user=... pid=N uid=N messages=N retrieved=N deleted=N", so tests
 // see which process ran the hook (the auth process) and what it was told.
 // Users in `veto-login` are refused at LOGIN, users in `veto-auth` at
-// AUTH_OK.
+// AUTH_OK. For users in `stall-login` the LOGIN hook takes `stall-ms`
+// (a backend that hangs), logged as "STALL" lines before and after.
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace
@@ -21,7 +23,8 @@ struct Instance {
     const modpop3d_host *host;
     modpop3d_ictx *ictx;
     std::string record;
-    std::set<std::string> veto_login, veto_auth;
+    std::set<std::string> veto_login, veto_auth, stall_login;
+    int64_t stall_ms = 0;
     std::mutex mutex;
 };
 
@@ -30,6 +33,10 @@ const modpop3d_conf_item schema[] = {
      "file every event is appended to", nullptr, 0, 0},
     {"veto-login", MODPOP3D_CONF_LIST, 0, "", "users refused at LOGIN", nullptr, 0, 0},
     {"veto-auth", MODPOP3D_CONF_LIST, 0, "", "users refused at AUTH_OK", nullptr, 0, 0},
+    {"stall-login", MODPOP3D_CONF_LIST, 0, "", "users whose LOGIN hook hangs for stall-ms", nullptr,
+     0, 0},
+    {"stall-ms", MODPOP3D_CONF_INT, 0, "0", "how long a stalled LOGIN hook takes", nullptr, 0,
+     600000},
     {nullptr, 0, 0, nullptr, nullptr, nullptr, 0, 0},
 };
 
@@ -47,6 +54,9 @@ int32_t instance_new(const modpop3d_host *host, const modpop3d_conf *conf, modpo
             inst->veto_login.insert(v);
         for (uint32_t i = 0; host->conf_list_item(conf, "veto-auth", i, &v) == MODPOP3D_OK; ++i)
             inst->veto_auth.insert(v);
+        for (uint32_t i = 0; host->conf_list_item(conf, "stall-login", i, &v) == MODPOP3D_OK; ++i)
+            inst->stall_login.insert(v);
+        host->conf_int(conf, "stall-ms", &inst->stall_ms);
         *ret = inst.release();
         return MODPOP3D_OK;
     });
@@ -74,6 +84,14 @@ int32_t on_event(void *p, modpop3d_session *session, const modpop3d_event_info *
                              name, u.c_str(), static_cast<int>(getpid()),
                              static_cast<unsigned>(getuid()), info->messages, info->retrieved,
                              info->deleted);
+                std::fclose(f);
+            }
+        }
+        if (info->event == MODPOP3D_EV_LOGIN && inst->stall_login.count(u)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(inst->stall_ms));
+            std::lock_guard lock(inst->mutex);
+            if (FILE *f = std::fopen(inst->record.c_str(), "a")) {
+                std::fprintf(f, "STALL_DONE user=%s\n", u.c_str());
                 std::fclose(f);
             }
         }

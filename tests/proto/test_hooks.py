@@ -58,3 +58,45 @@ def test_a_veto_refuses_the_login(start_daemon, workdir):
     assert not any(l.startswith("LOGOUT") for l in lines)
     time.sleep(0.2)
     assert "event=login " not in d.log_text()
+
+
+def test_a_hung_login_hook_holds_up_only_its_own_login(start_daemon, workdir):
+    # One worker: bob's LOGIN hook hangs for 5 s in the auth process while
+    # alice logs in, reads and quits on the same worker. The worker never
+    # waits for a hook, so alice is served before bob's hook is done.
+    record = workdir / "events"
+    d = start_daemon(core={"hook-timeout": "60s"},
+                     modules=hook_modules(record, "stall-login: bob\nstall-ms: 5000\n"))
+    with Conn(d.host, d.port) as slow:
+        assert slow.cmd("USER bob").startswith("+OK")
+        slow.send("PASS hunter2\r\n")
+        wait_for("bob's LOGIN hook running",
+                 lambda: any(l.startswith("LOGIN user=bob") for l in events(record)))
+        with Conn(d.host, d.port) as c:
+            c.login()
+            assert c.cmd("STAT").startswith("+OK 3 ")
+            assert c.cmd("QUIT").startswith("+OK")
+        assert "STALL_DONE user=bob" not in events(record)  # bob's hook still runs
+        assert slow.nothing_pending()
+        # Then bob's login ends as the hook says.
+        assert slow.line().startswith(b"+OK")
+        assert "STALL_DONE user=bob" in events(record)
+        assert slow.cmd("STAT").startswith("+OK")
+        assert slow.cmd("QUIT").startswith("+OK")
+
+
+def test_a_login_hook_past_hook_timeout_is_a_temporary_failure(start_daemon, workdir):
+    record = workdir / "events"
+    d = start_daemon(core={"hook-timeout": "500ms"},
+                     modules=hook_modules(record, "stall-login: bob\nstall-ms: 5000\n"))
+    with Conn(d.host, d.port) as slow:
+        assert slow.cmd("USER bob").startswith("+OK")
+        assert slow.cmd("PASS hunter2").startswith("-ERR [SYS/TEMP]")
+        # The answer came from the timeout, not from the hook.
+        assert "STALL_DONE user=bob" not in events(record)
+        assert slow.cmd("STAT").startswith("-ERR")  # not logged in
+        d.wait_log("event=hook_timeout")
+        with Conn(d.host, d.port) as c:  # the worker serves on
+            c.login()
+            assert c.cmd("QUIT").startswith("+OK")
+    assert not any("event=login user=bob" in l for l in d.log_text().splitlines())

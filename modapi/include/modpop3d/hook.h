@@ -4,10 +4,15 @@
  * Hooks observe session events (POP-before-SMTP, DRAC, WHOSON, bulletins,
  * accounting) and may veto a login. They run in priority order.
  *
- * Process and thread: AUTH_OK and AUTH_FAIL run in the auth process on its
- * thread pool; LOGIN and LOGOUT run in the session's process as the mailbox
- * owner. New events are new constants: a hook must return MODPOP3D_OK for an
- * event it does not know.
+ * Process and thread: every event runs in the auth process (as mail-user,
+ * or root only when a loaded module needs root), on its thread pool, for
+ * sessions of every login worker and session process. Set
+ * MODPOP3D_MODF_THREAD_SAFE when on_event may run on several threads at
+ * once; otherwise the core serialises calls to the instance. A login waits
+ * for the AUTH_OK and LOGIN verdicts (LOGIN at most hook-timeout, then
+ * MODPOP3D_E_TEMP); the login worker serves its other sessions meanwhile.
+ * LOGOUT and AUTH_FAIL are not waited for. New events are new constants: a
+ * hook must return MODPOP3D_OK for an event it does not know.
  *
  * \since ABI 1.0
  */
