@@ -106,6 +106,7 @@ void read_settings(const Effective &e, CoreSettings &c)
     c.auth_cache_ttl_ms = num("auth-cache-ttl");
     c.auth_cache_size = num("auth-cache-size");
     c.pid_file = str("pid-file");
+    c.secret_key_file = str("secret-key-file");
     c.worker_heap_retain = num("worker-heap-retain");
     c.workers = 0;
     if (std::string w = str("workers"); w != "auto")
@@ -376,6 +377,9 @@ const Schema &core_schema()
             "freed heap memory a process serving many sessions keeps for the next ones instead "
             "of returning it to the kernel (0: the C library's defaults)",
             0, L{1} << 30),
+        key("secret-key-file", MODPOP3D_CONF_STRING, "",
+            "file of the installation's secret key (made at first start, mode 0600): keeps "
+            "made-up SCRAM salts of unknown users the same across restarts"),
         key("pid-file", MODPOP3D_CONF_STRING, "",
             "where the master writes its process id (empty: no file); a stale file is replaced, "
             "a live one stops the start"),

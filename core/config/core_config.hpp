@@ -67,6 +67,7 @@ struct CoreSettings {
     int64_t workers = 0;                   // worker processes; 0: "auto", one per online CPU
     int64_t worker_heap_retain = 32 << 20; // freed heap kept for reuse; 0: glibc's defaults
     std::string pid_file;                  // "": none
+    std::string secret_key_file;           // secret-key-file ("": one key per start)
 };
 
 // worker_count - `workers` resolved: "auto" is the number of online CPUs,

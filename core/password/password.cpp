@@ -5,8 +5,10 @@
 
 #include "password/password_digest.hpp"
 #include "password/password_scram.hpp"
+#include "util/ascii.hpp"
 
 #include <argon2.h>
+#include <atomic>
 #include <charconv>
 #include <crypt.h>
 #include <cstring>
@@ -346,6 +348,26 @@ Dummy &dummy() noexcept
     return d;
 }
 
+// scheme_tag - what names a stored secret's scheme: "{NAME}" or the crypt
+// prefix "$id$" (a bare crypt string without one is DES: "").
+std::string scheme_tag(std::string_view stored)
+{
+    if (stored.starts_with('{')) {
+        auto close = stored.find('}');
+        return close == std::string_view::npos
+                   ? std::string()
+                   : util::ascii_upper(std::string(stored.substr(0, close + 1)));
+    }
+    if (stored.starts_with('$')) {
+        auto next = stored.find('$', 1);
+        return next == std::string_view::npos ? std::string()
+                                              : std::string(stored.substr(0, next + 1));
+    }
+    return "";
+}
+
+std::atomic<uint64_t> dummy_runs{0};
+
 std::shared_ptr<const std::string> make_dummy(std::string_view scheme)
 {
     unsigned char random[18];
@@ -354,12 +376,30 @@ std::shared_ptr<const std::string> make_dummy(std::string_view scheme)
         password_hash(scheme, digest::base64_encode(digest::as_text(random, sizeof random))));
 }
 
+// dummy_scheme_tag - the scheme of the dummy secret ("" before it exists:
+// then every failure runs the dummy, which makes it).
+std::string dummy_scheme_tag()
+{
+    std::lock_guard<std::mutex> g(dummy().lock);
+    return dummy().secret ? scheme_tag(*dummy().secret) : std::string();
+}
+
 } // namespace
 
 int32_t password_verify(std::string_view stored, std::string_view plain) noexcept
 {
     try {
-        return verify(stored, plain);
+        const int32_t rc = verify(stored, plain);
+        // A wrong password costs what an unknown user costs: one dummy
+        // verification, whatever scheme the user's secret is stored in
+        // ({PLAIN} and SCRAM answer in microseconds, the dummy in tens of
+        // milliseconds, and the difference told who exists). A secret of
+        // the dummy's own scheme already cost that much; a locked account
+        // ran the dummy in verify().
+        if (rc == MODPOP3D_E_BADPASS && !stored.starts_with('!') && !stored.starts_with('*') &&
+            scheme_tag(stored) != dummy_scheme_tag())
+            (void)password_dummy_verify(plain);
+        return rc;
     } catch (const std::bad_alloc &) {
         return MODPOP3D_E_NOMEM;
     } catch (...) {
@@ -390,11 +430,17 @@ int32_t password_dummy_verify(std::string_view plain) noexcept
                 dummy().secret = make_dummy("yescrypt");
             secret = dummy().secret;
         }
+        dummy_runs.fetch_add(1, std::memory_order_relaxed);
         (void)verify(*secret, plain);
     } catch (...) {
         // Still a wrong password; the time spent is all that was asked for.
     }
     return MODPOP3D_E_BADPASS;
+}
+
+uint64_t password_dummy_runs() noexcept
+{
+    return dummy_runs.load(std::memory_order_relaxed);
 }
 
 std::string password_hash(std::string_view scheme, std::string_view plain)

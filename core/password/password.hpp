@@ -41,7 +41,9 @@ inline constexpr std::size_t password_max_length = 1024;
 
 // password_verify - MODPOP3D_OK, MODPOP3D_E_BADPASS or MODPOP3D_E_NOTSUP
 // (unknown scheme or malformed value; MODPOP3D_E_INTERNAL if a library fails).
-// Comparisons are constant-time in the secret.
+// Comparisons are constant-time in the secret. A wrong password also runs
+// the dummy verification unless the secret is of the dummy's own scheme, so
+// that a failure costs about what an unknown user's does.
 int32_t password_verify(std::string_view stored, std::string_view plain) noexcept;
 
 // password_dummy_verify - burn the time of one default-scheme verification;
@@ -54,6 +56,10 @@ int32_t password_dummy_verify(std::string_view plain) noexcept;
 // calls it once at startup. Returns false when the scheme is unknown (the
 // dummy then stays at the yescrypt default).
 bool password_prepare(std::string_view default_scheme = "yescrypt") noexcept;
+
+// password_dummy_runs - how many dummy verifications this process has run
+// (for tests: a failure's cost is a dummy verification, not a clock reading).
+uint64_t password_dummy_runs() noexcept;
 
 // password_hash - make a stored secret for `plain` with `scheme`
 // (case-insensitive): yescrypt, sha512-crypt, sha256-crypt, bcrypt,

@@ -6,6 +6,7 @@
 #include "modload/loader.hpp"
 #include "modload/module_set.hpp"
 #include "password/password.hpp"
+#include "password/server_secret.hpp"
 #include "process/master.hpp"
 #include "process/privileges.hpp"
 #include "util/log.hpp"
@@ -113,6 +114,14 @@ int serve_in_process(const std::string &config_file, bool foreground_stderr)
     // Make the dummy hash now, so that the first unknown user costs what a
     // real verification costs and not also the making of the dummy.
     password::password_prepare();
+    // The installation's key, loaded (or made) before any fork so that every
+    // process derives the same keys from it.
+    if (std::string why; !conf.core.secret_key_file.empty() &&
+                         !password::server_secret_load(conf.core.secret_key_file, why)) {
+        log::writef(log::Err, "", "event=not_started why=%s", log::quote(why).c_str());
+        return 1;
+    }
+    (void)password::server_secret_derive("warm-up"); // made here when no file is set
     if (modules.of_kind(MODPOP3D_KIND_AUTH).empty())
         log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
     // Block the loop's signals (those Server's signalfd takes) before any

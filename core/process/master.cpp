@@ -11,6 +11,7 @@
 #include "net/listener.hpp"
 #include "net/systemd.hpp"
 #include "password/password.hpp"
+#include "password/server_secret.hpp"
 #include "process/auth_process.hpp"
 #include "process/pidfile.hpp"
 #include "process/privileges.hpp"
@@ -1229,6 +1230,16 @@ int Master::run()
     // Make the dummy hash once here, so that every worker inherits it and
     // the first unknown user costs what a real verification costs.
     password::password_prepare();
+    // The installation's key, loaded (or made) before any fork so that every
+    // process derives the same keys from it.
+    if (std::string key_why;
+        !first->conf.core.secret_key_file.empty() &&
+        !password::server_secret_load(first->conf.core.secret_key_file, key_why)) {
+        log::writef(log::Err, "", "event=not_started why=%s", log::quote(key_why).c_str());
+        detach_done(detached_, false);
+        return 1;
+    }
+    (void)password::server_secret_derive("warm-up"); // made here when no file is set
     if (first->modules->of_kind(MODPOP3D_KIND_AUTH).empty())
         log::write(log::Warning, "", "event=no_auth_modules why=\"nobody can log in\"");
 

@@ -10,6 +10,7 @@
 #include "worker/sasl_exchange.hpp"
 
 #include "password/password_digest.hpp"
+#include "password/server_secret.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
@@ -98,9 +99,9 @@ SaslExchanges::SaslExchanges(AuthService &auth, const config::CoreSettings &sett
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
         std::snprintf(host, sizeof host, "localhost");
     hostname_ = host;
-    // One key per process for made-up SCRAM salts (see sasl::Options).
-    mock_key_.resize(32);
-    password::digest::random_bytes(mock_key_.data(), mock_key_.size());
+    // Made-up SCRAM salts (see sasl::Options) come from the installation's
+    // key: the same in every worker and, with secret-key-file, after restarts.
+    mock_key_ = password::server_secret_derive("scram-mock-salt");
 }
 
 SaslExchanges::~SaslExchanges()

@@ -15,6 +15,7 @@ import pytest
 from conftest import SESSION_GID, SESSION_UID
 from e2ehelp import AUTH_FAILED, assert_no_secret, real_daemon  # noqa: F401 (fixture)
 from pop3wire import Conn, b64
+import procs
 from saslclient import challenge, cram_login, scram_final, scram_first, scram_login
 
 SCRAM_PW = "Scr4m pencil"     # stored as a verifier made by modpop3d-passwd
@@ -306,3 +307,44 @@ def test_default_offers_only_plain_and_login_so_clients_never_pick_a_dead_end(re
                        capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(b"1 "), r.stdout
+
+
+def ghost_salt(d):
+    """The salt the daemon makes up for the unknown user 'ghost'."""
+    with Conn(d.host, d.port) as c:
+        first, _ = scram_first("ghost")
+        server_first = challenge(c.cmd("AUTH SCRAM-SHA-256 " + b64(first)))
+        assert c.cmd("*") == CANCELLED
+    return dict(a.split("=", 1) for a in server_first.split(","))["s"]
+
+
+def test_made_up_salts_survive_a_restart_with_secret_key_file(real_daemon, store, workdir):
+    key = workdir / "secret.key"
+    core = dict(ALL_MECHS, **{"secret-key-file": str(key)})
+    d = real_daemon(store, core=core)
+    before = ghost_salt(d)
+    assert key.stat().st_size == 32 and (key.stat().st_mode & 0o777) == 0o600
+    assert d.terminate() == 0
+    assert ghost_salt(real_daemon(store, core=core)) == before  # the same key, read back
+    # Without the file, a key made at start: another salt after a restart.
+    assert ghost_salt(real_daemon(store, core=ALL_MECHS)) != before
+
+
+def test_a_key_file_others_can_read_stops_the_start(real_daemon, store, workdir):
+    key = workdir / "secret.key"
+    key.write_bytes(b"k" * 32)
+    os.chmod(key, 0o644)
+    with pytest.raises(AssertionError) as failed:
+        real_daemon(store, core=dict(ALL_MECHS, **{"secret-key-file": str(key)}),
+                    allow_err=True)
+    assert "readable or writable by group or others" in str(failed.value)
+
+
+def test_every_worker_makes_up_the_same_salt(real_daemon, store):
+    d = real_daemon(store, core=dict(ALL_MECHS, workers="2"))
+    workers = procs.workers_of(d, 2)
+    salts = set()
+    for w in workers:
+        with procs.only(w, workers):  # this connection goes to worker w
+            salts.add(ghost_salt(d))
+    assert len(salts) == 1

@@ -309,3 +309,30 @@ TEST(PasswordHash, RefusesBadInput)
 }
 
 } // namespace
+
+// A wrong password costs one dummy verification whatever the scheme, so a
+// known user with a cheap secret ({PLAIN}, SCRAM) answers no faster than an
+// unknown user (counted, not timed: timings belong in bench/).
+TEST(PasswordVerify, WrongPasswordCostsWhatAnUnknownUserCosts)
+{
+    ASSERT_TRUE(password_prepare("yescrypt"));
+    const std::string scram = password_hash("scram-sha-256", "right");
+    const std::string yescrypt = password_hash("yescrypt", "right");
+    struct Case {
+        std::string stored;
+        const char *plain;
+        int32_t expect;
+        uint64_t dummies;
+    } cases[] = {
+        {"{PLAIN}right", "wrong", MODPOP3D_E_BADPASS, 1}, {"{PLAIN}right", "right", MODPOP3D_OK, 0},
+        {scram, "wrong", MODPOP3D_E_BADPASS, 1},          {scram, "right", MODPOP3D_OK, 0},
+        {yescrypt, "wrong", MODPOP3D_E_BADPASS, 0}, // the dummy's own scheme: cost enough
+        {"!locked", "any", MODPOP3D_E_BADPASS, 1},  // once, not twice
+        {"{NOSUCH}x", "any", MODPOP3D_E_NOTSUP, 0},
+    };
+    for (const Case &c : cases) {
+        const uint64_t before = password_dummy_runs();
+        EXPECT_EQ(password_verify(c.stored, c.plain), c.expect) << c.stored;
+        EXPECT_EQ(password_dummy_runs() - before, c.dummies) << c.stored << " " << c.plain;
+    }
+}
