@@ -39,7 +39,10 @@ extern "C" {
 #define MODPOP3D_AUTHC_PLAIN 0x1u
 /** lookup_credentials is implemented (APOP, CRAM-MD5, SCRAM-SHA-256). */
 #define MODPOP3D_AUTHC_CREDENTIALS 0x2u
-/** sasl_mechanisms/sasl_step are implemented (module-owned SASL, e.g. GSSAPI). */
+/** sasl_mechanisms/sasl_step are implemented (module-owned SASL, e.g. GSSAPI).
+ *  Reserved: this core does not offer or call module-owned mechanisms yet
+ *  (CRAM-MD5 and SCRAM are the core's, from lookup_credentials); a module
+ *  may set it and fill the three entry points, which are then not called. */
 #define MODPOP3D_AUTHC_SASL 0x4u
 
 struct modpop3d_auth_ops {
@@ -71,6 +74,7 @@ struct modpop3d_auth_ops {
     /**
      * sasl_mechanisms - space-separated SASL mechanisms the module implements
      * itself, or NULL. Borrowed for the instance's lifetime. Optional.
+     * Reserved, like sasl_step and sasl_free: see MODPOP3D_AUTHC_SASL.
      */
     const char *(*sasl_mechanisms)(void *inst);
 

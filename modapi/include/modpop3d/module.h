@@ -65,12 +65,18 @@ extern "C" {
 /** Needs root in the auth process (shadow, PAM with pam_unix). */
 #define MODPOP3D_MODF_NEEDS_ROOT 0x1u
 /** Calls may block for long (network backends): run on the auth thread pool
- *  and never in an event loop thread. */
+ *  and never in an event loop thread. Auth and hook calls always run on the
+ *  auth process's thread pool, so for them the flag documents the module;
+ *  for mailbox modules it is reserved (their calls run on a worker's event
+ *  loop, which the core does not yet move to a thread). */
 #define MODPOP3D_MODF_BLOCKING 0x2u
 /** The instance may be used from several threads at once. */
 #define MODPOP3D_MODF_THREAD_SAFE 0x4u
 /** The module runs embedded interpreters or libraries that want one process
- *  per instance (embedded Perl). */
+ *  per instance (embedded Perl). Reserved: the core does not start such
+ *  processes; an instance with this flag and without THREAD_SAFE is called
+ *  from one thread at a time, like any other (auth_perl runs its own helper
+ *  processes instead). */
 #define MODPOP3D_MODF_SINGLE_THREADED 0x8u
 #define MODPOP3D_MODF_ALL 0xfu
 
