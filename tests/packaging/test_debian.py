@@ -322,6 +322,7 @@ def test_postinst_does_not_enable_a_broken_configuration(root):
     as_dpkg = {'DPKG_MAINTSCRIPT_PACKAGE': 'modpop3d', 'DPKG_MAINTSCRIPT_NAME': 'postinst'}
     # Forget the enablement of the first installation, as on a new machine.
     chroot(root, 'deb-systemd-helper', 'purge', 'modpop3d.service', extra_env=as_dpkg)
+    os.unlink(os.path.join(root, 'var/lib/modpop3d/debian-unit-enabled'))
     assert not enabled(root)
     bad = os.path.join(root, 'etc/modpop3d/conf.d/00-broken.conf')
     with open(bad, 'w') as f:
@@ -334,6 +335,11 @@ def test_postinst_does_not_enable_a_broken_configuration(root):
     p = chroot(root, '/var/lib/dpkg/info/modpop3d.postinst', 'configure', '', extra_env=as_dpkg)
     assert 'refuses' not in p.stdout, p.stdout
     assert enabled(root)
+    # Enabled once: an admin's disable is kept by the next configure.
+    chroot(root, 'deb-systemd-helper', 'disable', 'modpop3d.service', extra_env=as_dpkg)
+    assert not enabled(root)
+    chroot(root, '/var/lib/dpkg/info/modpop3d.postinst', 'configure', '0.1.0', extra_env=as_dpkg)
+    assert not enabled(root)
 
 
 def test_removed_module_package_is_named_by_check(root):
