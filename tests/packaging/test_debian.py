@@ -49,14 +49,16 @@ def run(cmd, timeout=300, check=True, **kw):
 
 def source_files():
     """The tree to package: what git tracks plus untracked, unignored files."""
-    if os.path.isdir(os.path.join(SOURCE_ROOT, '.git')) or \
-            os.path.isfile(os.path.join(SOURCE_ROOT, '.git')):
-        out = run(['git', '-C', SOURCE_ROOT, 'ls-files', '-co', '--exclude-standard', '-z']).stdout
-        return sorted(f for f in out.split('\0')
-                      if f and os.path.isfile(os.path.join(SOURCE_ROOT, f)))
+    if os.path.exists(os.path.join(SOURCE_ROOT, '.git')):
+        p = subprocess.run(['git', '-C', SOURCE_ROOT, 'ls-files', '-co', '--exclude-standard',
+                            '-z'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True, timeout=60, check=False)
+        if p.returncode == 0:  # else (e.g. another owner's clone): walk the tree
+            return sorted(f for f in p.stdout.split('\0')
+                          if f and os.path.isfile(os.path.join(SOURCE_ROOT, f)))
     files = []
     for d, dirs, names in os.walk(SOURCE_ROOT):
-        dirs[:] = [x for x in dirs if not x.startswith(('build', '.'))]
+        dirs[:] = [x for x in dirs if not x.startswith(('build', '.', 'demo'))]
         files += [os.path.relpath(os.path.join(d, n), SOURCE_ROOT) for n in names]
     return sorted(files)
 
