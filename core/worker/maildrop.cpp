@@ -5,6 +5,8 @@
 #include "modload/host_services.hpp"
 #include "util/words.hpp"
 
+#include <utility>
+
 namespace modpop3d::daemon
 {
 
@@ -147,6 +149,21 @@ void Maildrop::close()
         ops_->close(mbox_);
     mbox_ = nullptr;
     ops_ = nullptr;
+}
+
+void Maildrop::take(Maildrop &other)
+{
+    if (&other == this)
+        return;
+    close();
+    ops_ = std::exchange(other.ops_, nullptr);
+    mbox_ = std::exchange(other.mbox_, nullptr);
+    location_ = std::move(other.location_);
+    module_count_ = std::exchange(other.module_count_, 0);
+    visible_ = std::move(other.visible_);
+    expired_ = std::move(other.expired_);
+    expire_retrieved_ = std::exchange(other.expire_retrieved_, false);
+    expired_count_ = std::exchange(other.expired_count_, 0);
 }
 
 } // namespace modpop3d::daemon

@@ -50,6 +50,9 @@ class Maildrop
     int32_t keepalive();
     // close - release the lock; deletes nothing.
     void close();
+    // take - become `other` (an open maildrop made on another thread), which
+    // is left closed; what this one held is closed first.
+    void take(Maildrop &other);
 
   private:
     const modpop3d_mailbox_ops *ops_ = nullptr;

@@ -298,6 +298,14 @@ int Server::run()
                                                    : static_cast<unsigned>(settings_.auth_threads));
     if (inetd_fd_ >= 0 && auth_socket_ < 0)
         chain_.log_cache(); // logins are checked in this process
+    {
+        const auto mailboxes = modules_.of_kind(MODPOP3D_KIND_MAILBOX);
+        maildrop_on_pool_ =
+            !mailboxes.empty() &&
+            std::all_of(mailboxes.begin(), mailboxes.end(), [](const modload::Instance *i) {
+                return (i->module->desc->flags & MODPOP3D_MODF_THREAD_SAFE) != 0;
+            });
+    }
     if (auth_socket_ >= 0) {
         // A worker: logins are checked by the auth process. What the
         // modules can do is known here from their descriptors.
@@ -1144,9 +1152,66 @@ void Server::open_maildrop(Connection &c)
     }
     std::string spec =
         c.auth_result.count("mailbox") ? c.auth_result["mailbox"] : settings_.default_mailbox;
-    std::string why;
-    int32_t rc = c.maildrop.open(modules_, *c.session, spec, why);
-    if (rc == MODPOP3D_E_LOCKED) {
+    // EXPIRE (RFC 2449): the user's own value from the auth module, else
+    // the server's; enforced by the maildrop (expired mail is not listed
+    // and is deleted at UPDATE).
+    login.expire_days = settings_.expire_days;
+    if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
+        login.expire_days = e->second == "never" ? -1 : parse_days(e->second);
+    const int64_t expire = login.expire_days >= 0 ? login.expire_days : -1;
+    if (!maildrop_on_pool_) {
+        MaildropOpening done;
+        open_and_list(c.maildrop, modules_, *c.session, spec, expire, done);
+        maildrop_listed(c, std::move(done));
+        return;
+    }
+    // Opening and listing a maildrop reads its whole directory or file
+    // (seconds for 100,000 messages): on the pool, never on this loop. The
+    // maildrop is made on the thread and taken over when it is listed; a
+    // client that left meanwhile finds it closed by its last owner.
+    auto opening = std::make_shared<MaildropOpening>();
+    auto maildrop = std::make_shared<Maildrop>();
+    auto session = c.session;
+    const uint64_t id = c.id;
+    pool_->submit(
+        [this, opening, maildrop, session, spec, expire] {
+            open_and_list(*maildrop, modules_, *session, spec, expire, *opening);
+        },
+        [this, id, opening, maildrop] {
+            auto it = connections_.find(id);
+            if (it == connections_.end() || !it->second->login_in_progress)
+                return; // gone: destroy() undid the claim; `maildrop` closes here
+            Connection &conn = *it->second;
+            if (conn.closing) {
+                if (conn.login_in_progress->claimed)
+                    limits_->unclaim_login(conn.login_in_progress->claim);
+                conn.login_in_progress.reset();
+                return;
+            }
+            conn.maildrop.take(*maildrop);
+            maildrop_listed(conn, std::move(*opening));
+            if (connections_.count(id) != 0)
+                pump(conn);
+        });
+}
+
+void Server::open_and_list(Maildrop &maildrop, const modload::ModuleSet &modules,
+                           modpop3d_session &session, const std::string &spec, int64_t expire_days,
+                           MaildropOpening &out)
+{
+    out.rc = maildrop.open(modules, session, spec, out.why);
+    if (out.rc != MODPOP3D_OK)
+        return;
+    out.opened = true;
+    out.rc = maildrop.list(out.messages, expire_days, static_cast<int64_t>(time(nullptr)));
+    if (out.rc != MODPOP3D_OK)
+        out.why = "cannot list " + maildrop.location();
+}
+
+void Server::maildrop_listed(Connection &c, MaildropOpening done)
+{
+    Connection::LoginInProgress &login = *c.login_in_progress;
+    if (done.rc == MODPOP3D_E_LOCKED && !done.opened) {
         // Held by another session (often one that is finishing): try again
         // from tick() until lock-wait, never sleeping on this loop.
         const uint64_t now = now_ms();
@@ -1162,27 +1227,17 @@ void Server::open_maildrop(Connection &c)
         }
     }
     c.lock_wait_until_ms = 0;
-    if (rc != MODPOP3D_OK) {
+    if (done.rc != MODPOP3D_OK) {
         maildrop_failed(c,
-                        rc == MODPOP3D_E_NOENT || rc == MODPOP3D_E_INVAL
+                        done.opened
+                            ? pop3::outcome_from_status(done.rc, pop3::StatusContext::maildrop)
+                        : done.rc == MODPOP3D_E_NOENT || done.rc == MODPOP3D_E_INVAL
                             ? pop3::Outcome::perm_failure
-                            : pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
-                        why);
+                            : pop3::outcome_from_status(done.rc, pop3::StatusContext::maildrop),
+                        done.why);
         return;
     }
-    // EXPIRE (RFC 2449): the user's own value from the auth module, else
-    // the server's; enforced by the maildrop (expired mail is not listed
-    // and is deleted at UPDATE).
-    login.expire_days = settings_.expire_days;
-    if (auto e = c.auth_result.find("expire"); e != c.auth_result.end())
-        login.expire_days = e->second == "never" ? -1 : parse_days(e->second);
-    rc = c.maildrop.list(login.messages, login.expire_days >= 0 ? login.expire_days : -1,
-                         static_cast<int64_t>(time(nullptr)));
-    if (rc != MODPOP3D_OK) {
-        maildrop_failed(c, pop3::outcome_from_status(rc, pop3::StatusContext::maildrop),
-                        "cannot list " + c.maildrop.location());
-        return;
-    }
+    login.messages = std::move(done.messages);
     for (const auto &m : login.messages)
         login.octets += m.size;
     if (!auth_->has_hooks(MODPOP3D_EV_LOGIN)) {

@@ -26,6 +26,7 @@
 #include "pop3/engine.hpp"
 #include "tls/context.hpp"
 #include "util/thread_pool.hpp"
+#include "worker/maildrop.hpp"
 #include "worker/sasl_exchange.hpp"
 
 #include <cstdint>
@@ -114,6 +115,20 @@ class Server
     void relay(Connection &c, uint32_t events, bool from_session);
     void adopt_handover();
     void open_maildrop(Connection &c);
+    // What opening and listing a maildrop gave (made on a pool thread when
+    // every mailbox module is thread-safe, else on the loop).
+    struct MaildropOpening {
+        int32_t rc = MODPOP3D_E_INTERNAL;
+        bool opened = false; // rc is then list()'s
+        std::string why;
+        std::vector<pop3::MessageInfo> messages;
+    };
+    static void open_and_list(Maildrop &maildrop, const modload::ModuleSet &modules,
+                              modpop3d_session &session, const std::string &spec,
+                              int64_t expire_days, MaildropOpening &out);
+    // maildrop_listed - on the loop: retry a locked maildrop, answer a
+    // failure, or go on to the LOGIN hooks.
+    void maildrop_listed(Connection &c, MaildropOpening done);
     // maildrop_failed - answer the pending login with `outcome`, undo its
     // LOGIN-DELAY claim and close the maildrop.
     void maildrop_failed(Connection &c, pop3::Outcome outcome, const std::string &why);
@@ -147,6 +162,9 @@ class Server
     std::unique_ptr<ipc::SessionHandover> handover_; // session process: the connection
     std::unique_ptr<ipc::SessionGrant> grant_;
     std::unique_ptr<ThreadPool> pool_;
+    // Every mailbox module is MODPOP3D_MODF_THREAD_SAFE: maildrops are
+    // opened and listed on pool_, off the event loop.
+    bool maildrop_on_pool_ = false;
     std::vector<net::Listener> listeners_;
     // Per listener: its address when bound to one (net::bound_endpoint).
     std::vector<std::optional<net::Endpoint>> listener_locals_;
