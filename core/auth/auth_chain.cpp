@@ -284,6 +284,18 @@ AuthAnswer AuthChain::login(modpop3d_session &session, bool apop, const std::str
     return answer;
 }
 
+int32_t AuthChain::finish_sasl_login(modpop3d_session &session, int32_t status,
+                                     const std::string &instance)
+{
+    status = run_auth_hooks(session, status);
+    if (status == MODPOP3D_OK && !instance.empty()) {
+        AuthAnswer answer;
+        answer.instance = instance;
+        run_on_login(session, answer);
+    }
+    return status;
+}
+
 bool AuthChain::has_on_login() const
 {
     return std::any_of(auth_.begin(), auth_.end(),

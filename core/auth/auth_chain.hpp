@@ -115,14 +115,16 @@ class AuthChain : public AuthService
     // (a veto becomes TEMP or PERM) or AUTH_FAIL hooks. Returns the status
     // the login ends with. Auth threads only (hooks may block).
     int32_t run_auth_hooks(modpop3d_session &session, int32_t status) override;
+    int32_t finish_sasl_login(modpop3d_session &session, int32_t status,
+                              const std::string &instance) override;
+    // has_on_login - some auth instance implements auth_ops.on_login.
+    bool has_on_login() const;
 
     // Counters of the positive cache (tests, diagnostics).
     uint64_t cache_hits() const { return cache_hits_.load(); }
     uint64_t cache_misses() const { return cache_misses_.load(); }
 
   private:
-    // has_on_login - some auth instance implements auth_ops.on_login.
-    bool has_on_login() const;
     // run_on_login - after a successful login(): on_login of the instance
     // that answered (see auth_chain.cpp).
     void run_on_login(modpop3d_session &session, const AuthAnswer &answer);

@@ -325,6 +325,18 @@ void RemoteAuth::hooks_async(uint32_t event, modpop3d_session &session,
     }
 }
 
+int32_t RemoteAuth::finish_sasl_login(modpop3d_session &session, int32_t status,
+                                      const std::string &instance)
+{
+    const bool on_login = facts_.on_login && status == MODPOP3D_OK && !instance.empty();
+    if (!on_login)
+        return run_auth_hooks(session, status);
+    ipc::Message m("auth");
+    m.add("op", "auth_hooks").add("status", std::to_string(status)).add("instance", instance);
+    authproto::put_facts(m, session);
+    return call(std::move(m)).status;
+}
+
 int32_t RemoteAuth::run_auth_hooks(modpop3d_session &session, int32_t status)
 {
     if (!has_hooks(status == MODPOP3D_OK ? MODPOP3D_EV_AUTH_OK : MODPOP3D_EV_AUTH_FAIL))

@@ -36,6 +36,7 @@ class RemoteAuth : public AuthService
     struct Facts {
         bool can_serve_credentials = false;
         uint32_t hook_events = 0; // MODPOP3D_EV_* some hook instance wants
+        bool on_login = false;    // some auth instance has auth_ops.on_login
     };
     using Done = std::function<void(AuthAnswer)>;
 
@@ -82,6 +83,8 @@ class RemoteAuth : public AuthService
     int32_t run_hooks(uint32_t event, modpop3d_session &session,
                       const modpop3d_event_info &info) override;
     int32_t run_auth_hooks(modpop3d_session &session, int32_t status) override;
+    int32_t finish_sasl_login(modpop3d_session &session, int32_t status,
+                              const std::string &instance) override;
 
   private:
     struct Pending {

@@ -56,6 +56,11 @@ class AuthService
     // (a veto becomes TEMP or PERM) or AUTH_FAIL hooks. Returns the status
     // the login ends with.
     virtual int32_t run_auth_hooks(modpop3d_session &session, int32_t status) = 0;
+    // finish_sasl_login - run_auth_hooks() for a login the worker checked
+    // itself (CRAM-MD5, SCRAM, from lookup_credentials), then, when it
+    // stands, on_login of `instance`, the one that gave the secret.
+    virtual int32_t finish_sasl_login(modpop3d_session &session, int32_t status,
+                                      const std::string &instance) = 0;
 };
 
 } // namespace modpop3d::daemon

@@ -180,7 +180,10 @@ void AuthServer::serve(std::size_t slot, ipc::Message request)
                 } else if (op == "auth_hooks") {
                     int32_t status = MODPOP3D_E_INTERNAL;
                     authproto::status_of(*req, status);
-                    answer->status = chain_.run_auth_hooks(*session, status);
+                    // With "instance": a SASL login the worker checked,
+                    // whose on_login runs here too.
+                    answer->status =
+                        chain_.finish_sasl_login(*session, status, req->value("instance"));
                 } else if (op == "hooks") {
                     modpop3d_event_info info{};
                     info.struct_size = sizeof info;

@@ -346,15 +346,17 @@ void SaslExchanges::finish(ThreadPool &pool, uint64_t id, const std::shared_ptr<
         answer->status = status;
     }
     // The auth-time hooks, as for USER/PASS, on the pool (they may block).
-    pool.submit([this, session,
-                 answer] { answer->status = chain_->run_auth_hooks(*session, answer->status); },
-                [id, answer, login = ex->login, deliver] {
-                    Event ev;
-                    ev.kind = Event::Kind::done;
-                    ev.login = login;
-                    ev.answer = std::move(*answer);
-                    deliver(id, std::move(ev));
-                });
+    pool.submit(
+        [this, session, answer] {
+            answer->status = chain_->finish_sasl_login(*session, answer->status, answer->instance);
+        },
+        [id, answer, login = ex->login, deliver] {
+            Event ev;
+            ev.kind = Event::Kind::done;
+            ev.login = login;
+            ev.answer = std::move(*answer);
+            deliver(id, std::move(ev));
+        });
 }
 
 } // namespace modpop3d::daemon

@@ -311,6 +311,7 @@ int Server::run()
         // modules can do is known here from their descriptors.
         RemoteAuth::Facts facts;
         facts.can_serve_credentials = chain_.can_serve_credentials();
+        facts.on_login = chain_.has_on_login();
         for (uint32_t ev :
              {MODPOP3D_EV_AUTH_OK, MODPOP3D_EV_AUTH_FAIL, MODPOP3D_EV_LOGIN, MODPOP3D_EV_LOGOUT})
             if (chain_.has_hooks(ev))

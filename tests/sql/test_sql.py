@@ -238,6 +238,30 @@ def test_onlogin_query_writes_its_row(backend, server_up, real_daemon):
     assert rows == [["127.0.0.1", f"md5hex@{DOMAIN}"]]
 
 
+def test_onlogin_query_runs_after_cram_and_scram_logins(backend, server_up, real_daemon):
+    # CRAM-MD5 and SCRAM are checked in the worker from the looked-up secret;
+    # the instance that gave it still runs its on-login statement.
+    backend.server.sql("DELETE FROM relay;")
+    d = real_daemon(backend.section(
+        extra="onlogin-query: INSERT INTO relay (ip, login) VALUES ('$(clienthost)', "
+              "'$(local_part)@$(domain)')"), core=CORE)
+    with Conn(d.host, d.port) as c:
+        assert cram_login(c, f"plain@{DOMAIN}", "Pl4in-pw") == LOGGED_IN_EMPTY
+    with Conn(d.host, d.port) as c:
+        assert cram_login(c, f"plaintext@{DOMAIN}", "wrong") == AUTH_FAILED  # no row
+    with Conn(d.host, d.port) as c:
+        assert scram_login(c, f"scramsha256@{DOMAIN}", "Pw-scram-sha-256") == LOGGED_IN_EMPTY
+    want = sorted([["127.0.0.1", f"plain@{DOMAIN}"], ["127.0.0.1", f"scramsha256@{DOMAIN}"]])
+    deadline = time.monotonic() + 10
+    rows = []
+    while time.monotonic() < deadline:
+        rows = sorted(backend.server.sql("SELECT ip, login FROM relay"))
+        if len(rows) >= 2:
+            break
+        time.sleep(0.05)
+    assert rows == want
+
+
 # ------------------------------------------------------------------- pool
 
 def test_many_logins_respect_the_pool_bound(backend, server_up, real_daemon):

@@ -96,8 +96,9 @@ struct modpop3d_auth_ops {
 
     /**
      * on_login - called on the instance that authenticated the user after a
-     * successful USER/PASS, APOP or SASL PLAIN/LOGIN login (the credentials
-     * and the AUTH_OK hooks passed), on the auth thread pool (tpop3d's
+     * successful USER/PASS, APOP or SASL login (PLAIN, LOGIN, and CRAM-MD5 or
+     * SCRAM from this instance's lookup_credentials; the credentials and the
+     * AUTH_OK hooks passed), on the auth thread pool (tpop3d's
      * ONLOGIN, e.g. for POP-before-SMTP in an auth helper or an SQL insert).
      * The maildrop may not be open yet. Its result is logged, not enforced.
      * Optional.
