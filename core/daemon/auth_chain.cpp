@@ -357,8 +357,13 @@ int32_t AuthChain::run_hooks(uint32_t event, modpop3d_session &session,
         const auto &ops = *static_cast<const modpop3d_hook_ops *>(inst->module->desc->ops);
         if (!(ops.events & event) || ops.on_event == nullptr)
             continue;
+        // A thread-safe hook (hook_whoson, hook_drac) runs unlocked: with a
+        // server that never answers, logins arriving together must each
+        // wait its own timeout, not the sum of the others'.
         int32_t rc;
-        {
+        if (thread_safe(inst)) {
+            rc = ops.on_event(inst->inst, &session, &info);
+        } else {
             std::lock_guard lock(lock_for(inst));
             rc = ops.on_event(inst->inst, &session, &info);
         }
