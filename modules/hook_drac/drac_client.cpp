@@ -51,7 +51,7 @@ struct Fd {
     Fd &operator=(const Fd &) = delete;
 };
 
-// connect_by - a socket to `ep`, connected within the deadline for TCP; the
+// open_socket - a socket to `ep`, connected (within the deadline for TCP); the
 // fd is left blocking, as libtirpc's transports expect (they poll with the
 // call's timeout before each read).
 std::string open_socket(const netaddr::Endpoint &ep, Transport t, int64_t deadline, Fd &out)
@@ -60,8 +60,13 @@ std::string open_socket(const netaddr::Endpoint &ep, Transport t, int64_t deadli
     out.fd = socket(ep.family, type | SOCK_CLOEXEC | (t == Transport::tcp ? SOCK_NONBLOCK : 0), 0);
     if (out.fd < 0)
         return std::string("socket: ") + strerror(errno);
-    if (t == Transport::udp)
+    // UDP is connected too: then an ICMP port-unreachable reaches the call
+    // as ECONNREFUSED, and a DRAC server that is down costs no timeout.
+    if (t == Transport::udp) {
+        if (connect(out.fd, reinterpret_cast<const sockaddr *>(&ep.sa), ep.len) != 0)
+            return std::string("connect: ") + strerror(errno);
         return "";
+    }
     if (connect(out.fd, reinterpret_cast<const sockaddr *>(&ep.sa), ep.len) != 0) {
         if (errno != EINPROGRESS)
             return std::string("connect: ") + strerror(errno);

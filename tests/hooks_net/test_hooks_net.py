@@ -244,9 +244,11 @@ def test_drac_server_never_answering_costs_only_the_timeout(start, black_hole, t
     c.close()
 
 
-def test_drac_server_down_is_logged_and_harmless(start):
-    port = free_port()
-    d = start(f"[hook_drac]\nserver: 127.0.0.1:{port}\ntransport: tcp\ntimeout: 5s\n")
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_drac_server_down_is_logged_and_harmless(start, transport):
+    port = free_port()  # nothing listens there: refused at once, no timeout
+    d = start(f"[hook_drac]\nserver: 127.0.0.1:{port}\ntransport: {transport}\n"
+              "timeout: 5s\n")
     reply, took, c = login(d)
     assert reply.startswith("+OK Logged in"), reply
     failed = module_log(d, "hook_drac", "drac_failed")
