@@ -21,7 +21,7 @@ from netservers import (black_hole, drac, drac_binary, module_dir, net_dir,  # n
                         whoson)
 from pop3wire import Conn
 
-AUTH = ("[auth_test]\nusers: alice:secret bob:hunter2\nuid: {uid}\ngid: {gid}\n"
+AUTH = ("[auth_test]\nusers: alice:secret u1:secret u2:secret u3:secret u4:secret\nuid: {uid}\ngid: {gid}\n"
         "[mailbox_memory]\ncount: 1\n")
 # Generous: the bound the issue asks for is "timeout + margin"; the margin
 # covers a loaded CI machine (ASan), not the module.
@@ -60,10 +60,10 @@ def start(binary, module_dir, workdir):
     assert not problems, "\n".join(problems + [d.log_text() for d in started])
 
 
-def login(d, source="127.0.0.1", password="secret"):
+def login(d, source="127.0.0.1", password="secret", user="alice"):
     """USER/PASS from `source`; returns (PASS reply, seconds it took, conn)."""
     c = Conn(d.host, d.port, source=source)
-    assert c.cmd("USER alice") == "+OK Send your password\r\n"
+    assert c.cmd(f"USER {user}") == "+OK Send your password\r\n"
     t0 = time.monotonic()
     reply = c.cmd(f"PASS {password}")
     return reply, time.monotonic() - t0, c
@@ -156,6 +156,35 @@ def test_whoson_server_never_answering_costs_only_the_timeout(start, whoson, tra
     # The session works normally afterwards.
     assert c.cmd("STAT").startswith("+OK 1 ")
     c.close()
+
+
+def test_whoson_calls_of_sessions_ending_together_do_not_queue(start, whoson):
+    """hook_whoson is thread-safe: the auth process runs the LOGOUTs of four
+    sessions that end together at once, so against a server that never
+    answers they reach it together instead of one timeout apart (3s from
+    first to last if they queued)."""
+    _, silent = whoson
+    d = start(f"[hook_whoson]\nserver: 127.0.0.1:{silent.udp}\ntimeout: 1s\n")
+    sources = [f"127.0.1.{i}" for i in range(1, 5)]
+    conns = []
+    for i, s in enumerate(sources, 1):
+        reply, _, c = login(d, source=s, user=f"u{i}")  # each LOGIN waits its 1s timeout
+        assert reply.startswith("+OK Logged in"), reply
+        conns.append(c)
+    for c in conns:
+        c.send(b"QUIT\r\n")
+    got = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        got = [r for r in silent.requests() if r["verb"] == "LOGOUT" and r["address"] in sources]
+        if len(got) == 4:
+            break
+        time.sleep(0.05)
+    assert len(got) == 4, silent.requests()
+    times = [r["t"] for r in got]
+    assert max(times) - min(times) < 0.9, times
+    for c in conns:
+        c.close()
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

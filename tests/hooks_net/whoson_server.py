@@ -12,7 +12,7 @@ close). Over UDP one datagram holds one request; over TCP a connection
 carries requests until QUIT or EOF.
 
 Every request received is appended to --log as one JSON line
-{"transport", "verb", "address", "argument", "reply"}; a request that does
+{"transport", "verb", "address", "argument", "reply", "t" (time.time())}; a request that does
 not follow the protocol gets a '*' reply and is logged with verb "BAD".
 
 With --silent the server receives and logs but never answers (UDP), or
@@ -25,6 +25,7 @@ import ipaddress
 import json
 import socket
 import threading
+import time
 
 lock = threading.Lock()
 online = {}
@@ -33,7 +34,7 @@ online = {}
 def log(path, transport, verb, address, argument, reply):
     with lock, open(path, "a") as f:
         f.write(json.dumps({"transport": transport, "verb": verb, "address": address,
-                            "argument": argument, "reply": reply}) + "\n")
+                            "argument": argument, "reply": reply, "t": time.time()}) + "\n")
 
 
 def handle(request):
