@@ -93,11 +93,12 @@ mydomain = localdomain
 mydestination = $myhostname
 # 127.0.0.1 only; the tests' SMTP client is 127.0.0.2, not trusted.
 mynetworks = 127.0.0.1/32
-# Nothing leaves this instance: every transport fails at once.
-default_transport = error:the test instance delivers nothing
-relay_transport = error:the test instance delivers nothing
+# Nothing leaves this instance: the tests stop at RCPT (no DATA), and were
+# a message queued anyway, every transport that could deliver is deferred
+# and the relay host is a loopback port nobody serves.
+relayhost = [127.0.0.1]:9
+defer_transports = smtp, relay, local, virtual, lmtp
 local_transport = error:the test instance delivers nothing
-relayhost =
 alias_maps =
 alias_database =
 smtpd_relay_restrictions =

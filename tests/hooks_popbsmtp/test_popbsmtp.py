@@ -200,5 +200,5 @@ def test_config_check_names_file_and_line(binary, staged_module_dir, workdir):
     conf.write_text(f"module-dir: {staged_module_dir}\n[mailbox_empty]\n[hook_popbsmtp]\n"
                     "mode: program\n")
     r = run(binary, "-t", "-f", str(conf))
-    assert r.returncode == 1 and f"{conf}:3: [hook_popbsmtp] mode program needs program" in \
+    assert r.returncode == 1 and f"{conf}:3: [hook_popbsmtp]: mode program needs program" in \
         r.stdout + r.stderr, r
