@@ -59,6 +59,10 @@ const modpop3d_conf_item schema[] = {
      nullptr, 0, 0},
     {"map-command-timeout", MODPOP3D_CONF_DURATION, 0, "10s",
      "relay-map: longest run of map-command before it is killed.", nullptr, 10, 300000},
+    {"refresh-interval", MODPOP3D_CONF_DURATION, 0, "1m",
+     "relay-map: an address recorded for the same user less than this long ago is not "
+     "rewritten (at most half of expire); 0: rewrite at every login.",
+     nullptr, 0, int64_t{86400} * 1000},
     {"prune-interval", MODPOP3D_CONF_DURATION, 0, "1m",
      "relay-map: how often expired entries are looked for between logins; 0: only at logins.",
      nullptr, 0, int64_t{86400} * 1000},
@@ -173,6 +177,13 @@ void record_in_map(Instance &in, const std::string &addr, const std::string &use
         in.host->log(in.ictx, MODPOP3D_LOG_INFO,
                      "event=popbsmtp_recorded addr=%s user=%s entries=%zu dropped=%zu",
                      addr.c_str(), su::printable(user).c_str(), st.kept, st.dropped);
+        return;
+    }
+    if (o == pb::Outcome::unchanged) {
+        in.host->log(in.ictx, MODPOP3D_LOG_DEBUG,
+                     "event=popbsmtp_fresh addr=%s user=%s reason=\"recorded less than "
+                     "refresh-interval ago\"",
+                     addr.c_str(), su::printable(user).c_str());
         return;
     }
     in.host->log(in.ictx, MODPOP3D_LOG_WARNING,
@@ -325,6 +336,7 @@ int32_t instance_new(const modpop3d_host *host, const modpop3d_conf *conf, modpo
         in->map.command_timeout_ms = integer(host, conf, "map-command-timeout", 10000);
         in->map.lock_timeout_ms = integer(host, conf, "lock-timeout", 5000);
         in->prune_ms = integer(host, conf, "prune-interval", 60000);
+        in->map.refresh_s = integer(host, conf, "refresh-interval", 60000) / 1000;
         in->program = str(host, conf, "program");
         in->program_args = list(host, conf, "program-args");
         in->user = str(host, conf, "user");

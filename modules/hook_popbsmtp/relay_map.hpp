@@ -31,6 +31,10 @@ struct MapSettings {
     int64_t command_timeout_ms = 10000;
     int64_t lock_timeout_ms = 5000;
     mode_t mode = 0644; // the MTA reads it as another user
+    // record() leaves the file alone when the address was recorded for the
+    // same user less than this long ago (capped at half the expiry) and no
+    // entry has expired: no rewrite, no map command. 0: rewrite every time.
+    int64_t refresh_s = 0;
 };
 
 struct Entry {
@@ -61,7 +65,8 @@ struct Stats {
 };
 
 // record - add or refresh `addr` for `user` until now + expire_s, dropping
-// expired entries. `now` is Unix time in seconds.
+// expired entries (Outcome::unchanged when refresh_s says the entry is
+// fresh enough). `now` is Unix time in seconds.
 Outcome record(const MapSettings &s, const std::string &addr, const std::string &user, int64_t now,
                int64_t expire_s, std::string &why, Stats *stats = nullptr);
 
