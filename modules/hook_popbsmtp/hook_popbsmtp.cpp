@@ -60,7 +60,7 @@ const modpop3d_conf_item schema[] = {
     {"map-command-timeout", MODPOP3D_CONF_DURATION, 0, "10s",
      "relay-map: longest run of map-command before it is killed.", nullptr, 10, 300000},
     {"refresh-interval", MODPOP3D_CONF_DURATION, 0, "1m",
-     "relay-map: an address recorded for the same user less than this long ago is not "
+     "relay-map: an address recorded less than this long ago (by any user) is not "
      "rewritten (at most half of expire); 0: rewrite at every login.",
      nullptr, 0, int64_t{86400} * 1000},
     {"prune-interval", MODPOP3D_CONF_DURATION, 0, "1m",

@@ -323,9 +323,10 @@ Outcome record(const MapSettings &s, const std::string &addr, const std::string 
     }
     e.user = user;
     e.expires = now + expire_s;
-    // The cheap path for a user who logs in often: the address was recorded
-    // for the same user less than refresh_s ago and nothing has expired, so
-    // the map would only change by an expiry time. Read without the lock:
+    // The cheap path for an address that logs in often: it was recorded
+    // less than refresh_s ago and nothing has expired, so the map would only
+    // change by an expiry time (and the user in a comment; the MTA decides
+    // by address alone). Read without the lock:
     // the file is only ever replaced by rename, so this sees a whole file.
     const int64_t refresh = std::min(s.refresh_s, expire_s / 2);
     std::string text;
@@ -336,8 +337,7 @@ Outcome record(const MapSettings &s, const std::string &addr, const std::string 
         bool fresh = false, expired = false;
         for (const Entry &o : entries) {
             expired = expired || o.expires <= now;
-            fresh = fresh || (o.addr == e.addr && o.user == safe_user(user) &&
-                              o.expires > e.expires - refresh);
+            fresh = fresh || (o.addr == e.addr && o.expires > e.expires - refresh);
         }
         if (fresh && !expired) {
             if (stats)

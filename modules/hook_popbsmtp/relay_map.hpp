@@ -31,8 +31,8 @@ struct MapSettings {
     int64_t command_timeout_ms = 10000;
     int64_t lock_timeout_ms = 5000;
     mode_t mode = 0644; // the MTA reads it as another user
-    // record() leaves the file alone when the address was recorded for the
-    // same user less than this long ago (capped at half the expiry) and no
+    // record() leaves the file alone when the address was recorded (for
+    // any user) less than this long ago (capped at half the expiry) and no
     // entry has expired: no rewrite, no map command. 0: rewrite every time.
     int64_t refresh_s = 0;
 };
