@@ -4,6 +4,7 @@
 // timeout).
 #include "relay_map.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
