@@ -7,7 +7,7 @@
 //   checkpassword  qmail's checkpassword interface, one process per login:
 //                  "user\0password\0timestamp\0" on fd 3, exit status 0/1/111.
 // Helpers never see credentials on argv or in the environment (both fixed).
-#include "child.hpp"
+#include "child_process.hpp"
 #include "conf_util.hpp"
 #include "packet.hpp"
 #include "sysuser.hpp"
@@ -28,6 +28,7 @@ namespace
 
 namespace su = modpop3d::sysuser;
 namespace ao = modpop3d::auth_other;
+namespace cp = modpop3d::child;
 
 constexpr const char *default_mailbox = "maildir:$(home)/Maildir bsd:/var/mail/$(user)";
 // How long a helper gets to exit after SIGTERM before SIGKILL.
@@ -91,7 +92,7 @@ struct Instance {
 
     ~Instance() { stop_helper(); }
 
-    uint64_t deadline() const { return ao::now_us() + static_cast<uint64_t>(timeout_ms) * 1000u; }
+    uint64_t deadline() const { return cp::now_us() + static_cast<uint64_t>(timeout_ms) * 1000u; }
 
     void stop_helper()
     {
@@ -101,7 +102,7 @@ struct Instance {
         if (helper.rd >= 0)
             close(helper.rd);
         if (helper.running() && owner == getpid())
-            ao::terminate(helper.pid, term_grace_ms);
+            cp::terminate(helper.pid, term_grace_ms);
         helper = Helper{};
     }
 };
@@ -112,58 +113,20 @@ struct Secret {
     ~Secret() { explicit_bzero(s.data(), s.size()); }
 };
 
-// identity - who helpers run as. Never root: with `user` unset the helper
-// keeps the auth process's ids, which must then not be root.
-bool identity(Instance &in, ao::Identity &id)
+// identity - who helpers run as (child_process.hpp's rule: never root).
+bool identity(Instance &in, cp::Identity &id)
 {
-    const bool root = geteuid() == 0;
-    if (in.user.empty()) {
-        if (root) {
-            in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                         "event=helper_error reason=\"refusing to run the helper as "
-                         "root: set user\"");
-            return false;
-        }
+    std::string why;
+    if (cp::resolve_identity(in.user, in.group, id, why))
         return true;
-    }
-    su::Account acct;
-    int err = 0;
-    if (su::user_spec(in.user, acct, err) != su::Found::yes) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                     "event=helper_error reason=\"unknown user\" user=\"%s\"",
-                     su::printable(in.user).c_str());
-        return false;
-    }
-    gid_t gid = acct.gid;
-    if (!in.group.empty() && su::group_spec(in.group, gid, err) != su::Found::yes) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                     "event=helper_error reason=\"unknown group\" group=\"%s\"",
-                     su::printable(in.group).c_str());
-        return false;
-    }
-    if (acct.uid == 0) {
-        in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=helper_error reason=\"user is root\"");
-        return false;
-    }
-    if (!root) {
-        if (acct.uid != geteuid() || gid != getegid()) {
-            in.host->log(in.ictx, MODPOP3D_LOG_ERR,
-                         "event=helper_error reason=\"switching to user/group needs "
-                         "a root auth process\"");
-            return false;
-        }
-        return true;
-    }
-    id.switch_ids = true;
-    id.uid = acct.uid;
-    id.gid = gid;
-    return true;
+    in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=helper_error reason=\"%s\"", why.c_str());
+    return false;
 }
 
 // start_helper - spawn the tpop3d-mode helper with pipes on its stdin/stdout.
 bool start_helper(Instance &in)
 {
-    ao::SpawnSpec spec;
+    cp::SpawnSpec spec;
     spec.program = in.program;
     if (!identity(in, spec.id))
         return false;
@@ -178,7 +141,7 @@ bool start_helper(Instance &in)
     spec.fd0 = to_child[0];
     spec.fd1 = from_child[1];
     int err = 0;
-    const pid_t pid = ao::spawn(spec, err);
+    const pid_t pid = cp::spawn(spec, err);
     close(to_child[0]);
     close(from_child[1]);
     if (pid < 0) {
@@ -204,7 +167,7 @@ bool ensure_helper(Instance &in)
 {
     if (in.helper.running() && in.owner != getpid()) {
         in.stop_helper(); // inherited over fork: the parent's, not ours
-    } else if (in.helper.running() && ao::reap_if_exited(in.helper.pid)) {
+    } else if (in.helper.running() && cp::reap_if_exited(in.helper.pid)) {
         in.host->log(in.ictx, MODPOP3D_LOG_WARNING, "event=helper_exited pid=%d",
                      static_cast<int>(in.helper.pid));
         in.helper.pid = -1; // reaped already
@@ -212,7 +175,7 @@ bool ensure_helper(Instance &in)
     }
     if (in.helper.running()) {
         // Stale bytes from an earlier reply mean we are out of step.
-        const long stale = ao::drain(in.helper.rd);
+        const long stale = cp::drain(in.helper.rd);
         if (stale != 0) {
             in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=helper_protocol_error reason=\"%s\"",
                          stale < 0 ? "helper closed its output"
@@ -229,28 +192,28 @@ enum class Exchange { ok, dead, timeout, malformed, error };
 Exchange exchange_once(Instance &in, const std::string &request, ao::Decoder &reply)
 {
     const uint64_t deadline = in.deadline();
-    switch (ao::write_all(in.helper.wr, request.data(), request.size(), deadline)) {
-    case ao::Io::ok:
+    switch (cp::write_all(in.helper.wr, request.data(), request.size(), deadline)) {
+    case cp::Io::ok:
         break;
-    case ao::Io::closed:
+    case cp::Io::closed:
         return Exchange::dead;
-    case ao::Io::timeout:
+    case cp::Io::timeout:
         return Exchange::timeout;
-    case ao::Io::error:
+    case cp::Io::error:
         return Exchange::error;
     }
     char buf[1024];
     while (reply.state() == ao::Decoder::State::need_more) {
         std::size_t got = 0;
-        switch (ao::read_some(in.helper.rd, buf, sizeof buf, got, deadline)) {
-        case ao::Io::ok:
+        switch (cp::read_some(in.helper.rd, buf, sizeof buf, got, deadline)) {
+        case cp::Io::ok:
             reply.feed(buf, got);
             break;
-        case ao::Io::closed:
+        case cp::Io::closed:
             return reply.bytes() == 0 ? Exchange::dead : Exchange::malformed;
-        case ao::Io::timeout:
+        case cp::Io::timeout:
             return Exchange::timeout;
-        case ao::Io::error:
+        case cp::Io::error:
             return Exchange::error;
         }
     }
@@ -398,7 +361,7 @@ int32_t verify_checkpassword(Instance &in, const char *user, const std::string &
     }
 
     std::lock_guard lock(in.mu);
-    ao::SpawnSpec spec;
+    cp::SpawnSpec spec;
     spec.program = in.program;
     spec.args = {"/bin/true"};
     if (!identity(in, spec.id))
@@ -414,7 +377,7 @@ int32_t verify_checkpassword(Instance &in, const char *user, const std::string &
     spec.fd3 = cred[0];
     spec.fd1 = out[1];
     int err = 0;
-    const pid_t pid = ao::spawn(spec, err);
+    const pid_t pid = cp::spawn(spec, err);
     close(cred[0]);
     close(out[1]);
     if (pid < 0) {
@@ -428,21 +391,21 @@ int32_t verify_checkpassword(Instance &in, const char *user, const std::string &
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     const uint64_t deadline = in.deadline();
     // The program may exit without reading: a closed pipe is not an error.
-    const ao::Io wr = ao::write_all(cred[1], data.s.data(), data.s.size(), deadline);
+    const cp::Io wr = cp::write_all(cred[1], data.s.data(), data.s.size(), deadline);
     close(cred[1]);
     // Its stdout closes when it (and whatever it exec'd) exits; what it
     // prints is discarded.
-    ao::Io rd = ao::Io::ok;
+    cp::Io rd = cp::Io::ok;
     char sink[512];
-    for (std::size_t got = 0, total = 0; rd == ao::Io::ok && total < (1u << 20); total += got)
-        rd = ao::read_some(out[0], sink, sizeof sink, got, deadline);
+    for (std::size_t got = 0, total = 0; rd == cp::Io::ok && total < (1u << 20); total += got)
+        rd = cp::read_some(out[0], sink, sizeof sink, got, deadline);
     close(out[0]);
     int status = 0;
     const int w =
-        rd == ao::Io::timeout || wr == ao::Io::timeout ? 0 : ao::wait_exit(pid, deadline, status);
+        rd == cp::Io::timeout || wr == cp::Io::timeout ? 0 : cp::wait_exit(pid, deadline, status);
     if (w != 1) {
         if (w == 0) {
-            ao::terminate(pid, term_grace_ms);
+            cp::terminate(pid, term_grace_ms);
             in.host->log(in.ictx, MODPOP3D_LOG_ERR, "event=helper_failure reason=\"timed out\"");
         }
         return MODPOP3D_E_TEMP;

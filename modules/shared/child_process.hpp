@@ -1,7 +1,11 @@
-// child.hpp - starting, talking to and stopping helper processes for
-// auth_other: fork + execve with a fixed argv, an empty environment, chosen
-// descriptors and an optional identity switch; deadline-bounded pipe I/O that
-// never raises SIGPIPE; SIGTERM-then-SIGKILL termination with reaping.
+// child_process.hpp - starting, talking to and stopping helper programs for
+// the modules that run one (auth_other, hook_exec, hook_popbsmtp): fork +
+// execve with a fixed argv (never a shell), a given environment (empty by
+// default), chosen descriptors and an optional identity switch;
+// deadline-bounded pipe I/O that never raises SIGPIPE; SIGTERM-then-SIGKILL
+// termination with reaping; run() for "start it, wait for it, kill it after
+// the timeout". Compiled into each module that uses it (files() in
+// modules/meson.build: child_process_src).
 #pragma once
 
 #include <cstddef>
@@ -10,7 +14,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace modpop3d::auth_other
+namespace modpop3d::child
 {
 
 // now_us - CLOCK_MONOTONIC in microseconds (deadlines).
@@ -26,6 +30,7 @@ struct Identity {
 struct SpawnSpec {
     std::string program;           // absolute path, executed directly (no shell)
     std::vector<std::string> args; // argv[1..]; argv[0] is `program`
+    std::vector<std::string> env;  // "NAME=value" items; empty: an empty environment
     Identity id;
     // Descriptors the child gets as 0, 1 and 3 (-1: /dev/null for 0 and 1,
     // nothing for 3). Its fd 2 is always /dev/null: in inetd mode the
@@ -67,4 +72,23 @@ Io read_some(int fd, char *buf, std::size_t cap, std::size_t &got, uint64_t dead
 // return how many bytes were there; -1 when the writer has gone.
 long drain(int fd);
 
-} // namespace modpop3d::auth_other
+// resolve_identity - who a helper runs as, from a configured `user` and
+// `group` (names or numbers; group defaults to the user's primary group).
+// Never root: with `user` empty the helper keeps the caller's ids, which
+// must then not be root; switching needs a root caller. False with `why`
+// (for the log) when that is not possible.
+bool resolve_identity(const std::string &user, const std::string &group, Identity &id,
+                      std::string &why);
+
+// How one run() ended.
+struct RunResult {
+    enum Kind { exited, signalled, timeout, spawn_failed } kind = spawn_failed;
+    int code = 0; // exit status (exited), signal number (signalled), errno (spawn_failed)
+};
+
+// run - spawn `spec` and wait for it to end, at most `timeout_ms`; then
+// SIGTERM, a short grace, SIGKILL (always reaped). Blocks the calling
+// thread for that long at most (plus the kill grace).
+RunResult run(const SpawnSpec &spec, int64_t timeout_ms);
+
+} // namespace modpop3d::child

@@ -1,5 +1,7 @@
-// child.cpp - helper process control for auth_other (see child.hpp).
-#include "child.hpp"
+// child_process.cpp - helper process control (see child_process.hpp).
+#include "child_process.hpp"
+
+#include "sysuser.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -11,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace modpop3d::auth_other
+namespace modpop3d::child
 {
 
 uint64_t now_us()
@@ -60,8 +62,8 @@ constexpr long sys_setgroups = SYS_setgroups;
 }
 
 // child_main - runs in the forked child: async-signal-safe calls only.
-[[noreturn]] void child_main(const char *program, char *const argv[], const int src[4],
-                             const Identity &id, int max_fd)
+[[noreturn]] void child_main(const char *program, char *const argv[], char *const envp[],
+                             const int src[4], const Identity &id, int max_fd)
 {
     // A clean signal state: the caller's thread may block SIGPIPE, and
     // ignored signals would survive execve.
@@ -104,7 +106,6 @@ constexpr long sys_setgroups = SYS_setgroups;
     }
     if (chdir("/") != 0)
         child_fail();
-    char *const envp[] = {nullptr};
     execve(program, argv, envp);
     child_fail();
 }
@@ -121,6 +122,11 @@ pid_t spawn(const SpawnSpec &spec, int &err)
     for (auto &s : strs)
         argv.push_back(s.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_strs = spec.env;
+    std::vector<char *> envp;
+    for (auto &s : env_strs)
+        envp.push_back(s.data());
+    envp.push_back(nullptr);
 
     const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0) {
@@ -136,7 +142,7 @@ pid_t spawn(const SpawnSpec &spec, int &err)
 
     const pid_t pid = fork();
     if (pid == 0)
-        child_main(strs[0].c_str(), argv.data(), src, spec.id, max_fd);
+        child_main(strs[0].c_str(), argv.data(), envp.data(), src, spec.id, max_fd);
     err = pid < 0 ? errno : 0;
     close(devnull);
     return pid;
@@ -271,4 +277,79 @@ long drain(int fd)
     }
 }
 
-} // namespace modpop3d::auth_other
+bool resolve_identity(const std::string &user, const std::string &group, Identity &id,
+                      std::string &why)
+{
+    namespace su = modpop3d::sysuser;
+    const bool root = geteuid() == 0;
+    id = Identity{};
+    if (user.empty()) {
+        if (root) {
+            why = "refusing to run the program as root: set user";
+            return false;
+        }
+        return true;
+    }
+    su::Account acct;
+    int err = 0;
+    if (su::user_spec(user, acct, err) != su::Found::yes) {
+        why = "unknown user " + su::printable(user);
+        return false;
+    }
+    gid_t gid = acct.gid;
+    if (!group.empty() && su::group_spec(group, gid, err) != su::Found::yes) {
+        why = "unknown group " + su::printable(group);
+        return false;
+    }
+    if (acct.uid == 0) {
+        why = "user is root";
+        return false;
+    }
+    if (!root) {
+        if (acct.uid != geteuid() || gid != getegid()) {
+            why = "switching to user/group needs a root process";
+            return false;
+        }
+        return true;
+    }
+    id.switch_ids = true;
+    id.uid = acct.uid;
+    id.gid = gid;
+    return true;
+}
+
+RunResult run(const SpawnSpec &spec, int64_t timeout_ms)
+{
+    RunResult r;
+    int err = 0;
+    const pid_t pid = spawn(spec, err);
+    if (pid < 0) {
+        r.kind = RunResult::spawn_failed;
+        r.code = err;
+        return r;
+    }
+    int status = 0;
+    const uint64_t deadline =
+        now_us() + static_cast<uint64_t>(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    const int w = wait_exit(pid, deadline, status);
+    if (w == 0) {
+        terminate(pid, 200);
+        r.kind = RunResult::timeout;
+        return r;
+    }
+    if (w < 0) { // someone else reaped it: we cannot know how it ended
+        r.kind = RunResult::spawn_failed;
+        r.code = ECHILD;
+        return r;
+    }
+    if (WIFEXITED(status)) {
+        r.kind = RunResult::exited;
+        r.code = WEXITSTATUS(status);
+    } else {
+        r.kind = RunResult::signalled;
+        r.code = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    }
+    return r;
+}
+
+} // namespace modpop3d::child
