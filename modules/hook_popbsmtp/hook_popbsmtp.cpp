@@ -1,5 +1,6 @@
 // hook_popbsmtp.cpp - the hook_popbsmtp module: POP-before-SMTP. After a
-// successful password check (the AUTH_OK event, in the auth process) it records
+// successful login (the LOGIN event: password accepted, maildrop open; run in
+// the auth process) it records
 // the client's address (the address a PROXY header named, when the listener
 // takes one), the user and the time, for `expire`, through one of:
 //   relay-map  a map file an MTA reads (relay_map.hpp), optionally built by
@@ -220,7 +221,7 @@ int32_t on_event(void *p, modpop3d_session *session, const modpop3d_event_info *
 {
     auto &in = *static_cast<Instance *>(p);
     return modpop3d::guard(in.host, in.ictx, [&] {
-        if (info == nullptr || info->event != MODPOP3D_EV_AUTH_OK)
+        if (info == nullptr || info->event != MODPOP3D_EV_LOGIN)
             return MODPOP3D_OK;
         const char *ip = in.host->session_get(session, "client_ip");
         const char *user = in.host->session_get(session, "user");
@@ -378,12 +379,13 @@ void instance_free(void *p) noexcept
     modpop3d::guard_void(in->host, in->ictx, [&] { delete in; });
 }
 
-// AUTH_OK: the password is proven, and the hook runs on the auth process's
-// thread pool, so a slow map build never stalls a worker's event loop (a
-// LOGIN hook is, today, a round trip the worker waits for).
+// LOGIN: the session really began (as tpop3d recorded it), and the hook runs
+// on the auth process's thread pool while the worker serves others (the
+// login waits at most hook-timeout). Not AUTH_OK: an AUTH_OK hook turns the
+// auth cache off.
 const modpop3d_hook_ops ops = {
     sizeof(modpop3d_hook_ops),
-    MODPOP3D_EV_AUTH_OK,
+    MODPOP3D_EV_LOGIN,
     on_event,
 };
 

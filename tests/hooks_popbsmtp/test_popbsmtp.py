@@ -158,7 +158,7 @@ def test_program_mode_gets_the_facts_and_no_password(real_daemon, workdir, users
                (out / "env.127.0.0.2").read_text().splitlines() if "=" in line)
     assert env["MODPOP3D_USER"] == "alice"
     assert env["MODPOP3D_CLIENT_IP"] == "127.0.0.2"
-    assert env["MODPOP3D_EVENT"] == "AUTH_OK"
+    assert env["MODPOP3D_EVENT"] == "LOGIN"
     assert env["MODPOP3D_EXPIRE"] == "90"
     assert int(env["MODPOP3D_EXPIRES_AT"]) - int(env["MODPOP3D_TIME"]) in (90, 91)
     assert PASSWORD not in (out / "env.127.0.0.2").read_text()
