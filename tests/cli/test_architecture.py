@@ -3,6 +3,7 @@ the tree (core/'s and the top level's), and each folder of core/ includes
 only what its row says it may (the layering: config/ reaches no socket code,
 worker/ never reaches into process/, the POP3 engine only into util/)."""
 import re
+import subprocess
 
 import pytest
 
@@ -20,11 +21,21 @@ def table(source_root):
 
 
 def top_level_folders(source_root):
-    """Folders of the checkout, without dot folders and Meson build trees
-    (a build tree always holds meson-private/)."""
+    """Folders of the source tree: those git tracks files in, or, outside a
+    git checkout, every folder but dot folders and Meson build trees (which
+    hold meson-private/, themselves or in a subfolder such as build-ci/gcc)."""
+    if (source_root / ".git").exists():
+        out = subprocess.run(["git", "-C", str(source_root), "ls-files", "-z"],
+                             capture_output=True, check=True, timeout=60).stdout
+        return {f.split(b"/")[0].decode() for f in out.split(b"\0")
+                if b"/" in f and not f.startswith(b".")}
+
+    def build_tree(p):
+        return (p / "meson-private").exists() or any(
+            (c / "meson-private").exists() for c in p.iterdir() if c.is_dir())
+
     return {p.name for p in source_root.iterdir()
-            if p.is_dir() and not p.name.startswith(".")
-            and not (p / "meson-private").exists()}
+            if p.is_dir() and not p.name.startswith(".") and not build_tree(p)}
 
 
 def core_folders(source_root):
