@@ -152,6 +152,19 @@ const char *reason_name(pop3::CloseReason r)
 
 } // namespace
 
+// PendingLogin - a login whose maildrop is being opened and listed, then
+// waits for the LOGIN hooks' verdict (they run in the auth process; the
+// loop goes on). Outside Connection: std::optional of a nested class with
+// default member initialisers is not constructible inside it (clang).
+struct PendingLogin {
+    std::vector<pop3::MessageInfo> messages;
+    uint64_t octets = 0;
+    ipc::SharedLimits::Claim claim; // LOGIN-DELAY, undone if the login fails
+    bool claimed = false;
+    uint64_t delay_ms = 0;
+    int64_t expire_days = -1;
+};
+
 // One client connection.
 struct Connection {
     uint64_t id = 0;
@@ -191,16 +204,8 @@ struct Connection {
     uint32_t relay_interest = 0;
     uint64_t accepted_ms = 0, last_activity_ms = 0, last_write_ms = 0, login_ms = 0;
     uint64_t lock_wait_until_ms = 0; // waiting for a locked maildrop until then (lock-wait)
-    // A login whose maildrop is open and listed, waiting for the LOGIN
-    // hooks' verdict (they run in the auth process; this loop goes on).
-    struct LoginInProgress {
-        std::vector<pop3::MessageInfo> messages;
-        uint64_t octets = 0;
-        ipc::SharedLimits::Claim claim; // LOGIN-DELAY, undone if the login fails
-        bool claimed = false;
-        uint64_t delay_ms = 0;
-        int64_t expire_days = -1;
-    };
+    // A login whose maildrop is being opened or waits for the LOGIN hooks.
+    using LoginInProgress = PendingLogin;
     std::optional<LoginInProgress> login_in_progress;
     uint32_t interest = 0;
 

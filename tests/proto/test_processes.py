@@ -72,6 +72,9 @@ def test_auth_process_killed_is_restarted_and_logins_resume(start_daemon):
     second = wait_for("a new auth process", lambda: (
         lambda c: c[0] if len(c) == 1 and c[0] != first else None)(
             children(d.proc.pid, "modpop3d-auth")))
+    # Named modpop3d-auth from the fork on, it is root until it has set up:
+    # read its uid once it says it serves.
+    d.wait_log(f"event=auth_serving pid={second} ")
     assert ids(second, "Uid") == (SESSION_UID,) * 4
     c, _ = login_retrying(d.host, d.port)
     with c:
